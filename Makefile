@@ -1,0 +1,42 @@
+# The two front doors: `make demo` (the nightly pipeline on the embedded warehouse with sandbox
+# data) and `make test` (the whole test suite). Both create .venv when it is missing.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+# The demo's business window: a quarter of sandbox history, closed by one nightly run.
+DEMO_START ?= 2026-08-01
+DEMO_DATE ?= 2026-10-31
+DEMO_SCALE ?= small
+
+.PHONY: demo test lint venv clean-state
+
+venv: $(VENV)/.installed
+
+# Reinstall only when the dependencies change.
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $@
+
+demo: venv
+	$(BIN)/credit-dw sandbox generate --scale $(DEMO_SCALE) --start $(DEMO_START) --end $(DEMO_DATE) --seed 42
+	$(BIN)/credit-dw nightly --date $(DEMO_DATE)
+	@echo
+	@echo "Customers furthest over their credit limit:"
+	@$(BIN)/credit-dw warehouse psql -c "select customer_id, customer_name, exposure, credit_limit, utilisation from marts.fct_credit_exposure_daily where as_of_date = '$(DEMO_DATE)' order by utilisation desc nulls last limit 10"
+	@echo "Where to look next:"
+	@echo "  $(BIN)/credit-dw warehouse psql      SQL on raw, staging, marts, scoring, dq, ops"
+	@echo "  .credit_dw/sandbox/landing           the sandbox's source files"
+	@echo "  .credit_dw/logs                      full logs of each nightly run"
+
+test: venv
+	$(BIN)/python -m pytest
+
+lint: venv
+	$(BIN)/ruff check .
+
+clean-state:
+	-$(BIN)/credit-dw warehouse stop
+	rm -rf .credit_dw

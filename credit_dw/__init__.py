@@ -1,0 +1,1 @@
+"""Cross-cutting pieces: settings, warehouse connection, command line."""

@@ -1,0 +1,294 @@
+"""``credit-dw``: the command line. Thin: every command calls a function that does the work."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+import time
+from collections import Counter, defaultdict
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from credit_dw import warehouse
+from credit_dw.settings import get_settings
+
+app = typer.Typer(help="Credit-management data warehouse.", no_args_is_help=True, pretty_exceptions_enable=False)
+warehouse_app = typer.Typer(help="The warehouse server (embedded PostgreSQL unless CREDIT_DW_DATABASE_URL is set).")
+sandbox_app = typer.Typer(help="The sandbox company: simulated ERP, CRM, bank and bureau feeds.")
+app.add_typer(warehouse_app, name="warehouse")
+app.add_typer(sandbox_app, name="sandbox")
+
+console = Console()
+
+BusinessDate = Annotated[datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="Business date, YYYY-MM-DD.")]
+
+
+@warehouse_app.command("start")
+def warehouse_start() -> None:
+    """Start the embedded warehouse (or check the configured one) and print its URL."""
+    url = warehouse.start()
+    console.print(f"warehouse ready: {url}")
+
+
+@warehouse_app.command("stop")
+def warehouse_stop() -> None:
+    """Stop the embedded warehouse."""
+    if warehouse.stop():
+        console.print("embedded warehouse stopped")
+    else:
+        console.print("nothing to stop (no embedded warehouse running)")
+
+
+@warehouse_app.command("status")
+def warehouse_status() -> None:
+    """Say which warehouse is used and whether it is up."""
+    state = warehouse.status()
+    console.print(f"{state.kind} warehouse: {'running' if state.running else 'not running'} ({state.detail})")
+    if not state.running and state.kind == "external":
+        raise typer.Exit(1)
+
+
+@warehouse_app.command("url")
+def warehouse_url() -> None:
+    """Print the warehouse database URL (starting the embedded server if needed)."""
+    print(warehouse.database_url())
+
+
+@warehouse_app.command(
+    "psql", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def warehouse_psql(context: typer.Context) -> None:
+    """Open psql on the warehouse; extra arguments go to psql (e.g. -c "select …")."""
+    executable = warehouse.psql_executable()
+    if executable is None:
+        console.print("[red]no psql client found[/red]")
+        raise typer.Exit(2)
+    url = warehouse.database_url()
+    os.execv(executable, [executable, url, *context.args])
+
+
+@warehouse_app.command("env")
+def warehouse_env() -> None:
+    """Print shell exports for Airflow and dbt to use this warehouse: eval "$(credit-dw warehouse env)"."""
+    from credit_dw.dbt import profile_env
+    from credit_dw.orchestrator import airflow_environment
+
+    variables = {**airflow_environment(), **profile_env(warehouse.database_url())}
+    for name, value in variables.items():
+        print(f"export {name}={_shell_quote(value)}")
+
+
+def _shell_quote(value: str) -> str:
+    return "'" + value.replace("'", "'\"'\"'") + "'"
+
+
+@sandbox_app.command("generate")
+def sandbox_generate(
+    start: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="First business date.")],
+    end: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="Last business date.")],
+    scale: Annotated[str, typer.Option(help="tiny, small, medium or large.")] = "tiny",
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same bytes.")] = 42,
+    out: Annotated[Path | None, typer.Option(help="Output directory (default: .credit_dw/sandbox).")] = None,
+) -> None:
+    """Write the sandbox's landing files and ground truth."""
+    from sandbox.generator import generate
+
+    target = out or get_settings().sandbox_dir
+    with console.status(f"generating {scale} sandbox {start:%Y-%m-%d}..{end:%Y-%m-%d}"):
+        try:
+            stats = generate(target, start=start.date(), end=end.date(), seed=seed, scale=scale)
+        except ValueError as error:
+            console.print(f"[red]error:[/red] {error}")
+            raise typer.Exit(2) from None
+    console.print(
+        f"sandbox written to {target}: {stats['customers']} customers, {stats['invoices']} invoices, "
+        f"{stats['payments']} payments in {stats['files']} files over {stats['days']} days"
+    )
+
+
+@app.command("ingest")
+def ingest_command(
+    business_date: Annotated[
+        datetime | None, typer.Option("--date", formats=["%Y-%m-%d"], help="Load files up to this date.")
+    ] = None,
+    source: Annotated[list[str] | None, typer.Option(help="Only this source (repeatable).")] = None,
+) -> None:
+    """Load what is new in the landing directory and print a table per file."""
+    from ingestion.load import ingest
+
+    day = business_date.date() if business_date else date.today()
+    summary = ingest(day, sources=source)
+    table = Table(title=f"Ingestion up to {day}")
+    for column in ("business date", "source", "file", "status", "read", "loaded", "quarantined"):
+        table.add_column(column, justify="right" if column in {"read", "loaded", "quarantined"} else "left")
+    for result in summary.files:
+        if result.status == "skipped":
+            continue
+        table.add_row(
+            str(result.business_date), result.source, Path(result.path).name,
+            result.status if result.status != "failed" else "[red]failed[/red]",
+            str(result.rows_read), str(result.rows_loaded), str(result.rows_quarantined),
+        )
+    console.print(table if table.row_count else "nothing new to load")
+    for failed in summary.failed:
+        console.print(f"[red]failed:[/red] {failed.error}")
+    if summary.failed:
+        raise typer.Exit(1)
+
+
+@app.command("nightly")
+def nightly(business_date: BusinessDate, verbose: bool = typer.Option(False, help="Show Airflow's own log.")) -> None:
+    """Run the credit_nightly DAG for one business date, in-process, and summarise it."""
+    from credit_dw.orchestrator import NIGHTLY_DAG_ID, run_dag_in_process
+
+    day = business_date.date()
+    settings = get_settings()
+    log_path = settings.home / "logs" / f"nightly_{day}_{datetime.now():%Y%m%dT%H%M%S}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with console.status(f"running {NIGHTLY_DAG_ID} for {day} (log: {log_path})") as status:
+        capture = contextlib.nullcontext() if verbose else _output_to(log_path)
+        with capture, _stage_progress(status, day):
+            try:
+                outcome = run_dag_in_process(NIGHTLY_DAG_ID, day)
+            except Exception as error:  # set-up problems: no DAG, broken DAG file, no database
+                console.print(f"[red]{NIGHTLY_DAG_ID} could not start:[/red] {error}")
+                raise typer.Exit(2) from None
+    _print_run_summary(outcome.run_id, day, time.perf_counter() - started, outcome.failed_tasks)
+    if not outcome.succeeded:
+        console.print(
+            f"[red]{NIGHTLY_DAG_ID} {outcome.state}[/red] for {day}: failed task(s) "
+            f"{', '.join(outcome.failed_tasks)}. Full log: {log_path}"
+        )
+        raise typer.Exit(1)
+    console.print(f"[green]{NIGHTLY_DAG_ID} succeeded[/green] for {day}. Full log: {log_path}")
+
+
+@contextlib.contextmanager
+def _output_to(log_path: Path):
+    """Send this process's stdout and stderr (Airflow's, dbt's, GX's chatter) to a log file, at the
+    file-descriptor level so that subprocesses and C extensions are captured too."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with log_path.open("ab") as log_file:
+        os.dup2(log_file.fileno(), 1)
+        os.dup2(log_file.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+@contextlib.contextmanager
+def _stage_progress(status, day: date):
+    """Show which stage is running while the DAG runs, from what the stages record."""
+    from credit_dw.pipeline import running_stage
+
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.wait(1.0):
+            with contextlib.suppress(Exception):
+                stage = running_stage(day)
+                if stage:
+                    status.update(f"credit_nightly {day}: {stage}…")
+
+    watcher = threading.Thread(target=poll, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
+
+
+def _print_run_summary(run_id: str, day: date, seconds: float, failed_tasks: list[str]) -> None:
+    from credit_dw.pipeline import stage_runs
+
+    stages = {row["stage"]: row for row in stage_runs(run_id)}
+    overview = Table(title=f"credit_nightly {day} ({seconds:.0f} s)")
+    overview.add_column("stage")
+    overview.add_column("status")
+    overview.add_column("seconds", justify="right")
+    overview.add_column("result")
+    for name, describe in (
+        ("ingest", _describe_ingest),
+        ("quality_gate", _describe_quality),
+        ("transform", _describe_transform),
+        ("score", _describe_score),
+    ):
+        row = stages.get(name)
+        if row is None:
+            # A task can fail before its stage records anything (e.g. an import error).
+            state = "[red]failed[/red]" if name in failed_tasks else "[dim]not run[/dim]"
+            overview.add_row(name, state, "", "see the full log" if name in failed_tasks else "")
+            continue
+        colour = "green" if row["status"] == "success" else "red"
+        result = describe(row["metrics"] or {})
+        if row["error"]:
+            result = f"{result}\n[red]{row['error']}[/red]" if result else f"[red]{row['error']}[/red]"
+        overview.add_row(name, f"[{colour}]{row['status']}[/{colour}]", f"{row['seconds'] or 0:.1f}", result)
+    console.print(overview)
+    ingest_metrics = (stages.get("ingest") or {}).get("metrics") or {}
+    if any(f["status"] != "skipped" for f in ingest_metrics.get("files", [])):
+        console.print(_ingest_table(ingest_metrics["files"]))
+
+
+def _describe_ingest(metrics: dict) -> str:
+    files = [f for f in metrics.get("files", []) if f["status"] != "skipped"]
+    statuses = Counter(f["status"] for f in files)
+    rows = sum(f["rows_loaded"] for f in files)
+    quarantined = sum(f["rows_quarantined"] for f in files)
+    parts = ", ".join(f"{count} {status}" for status, count in sorted(statuses.items())) or "no new files"
+    return f"{parts}; {rows} rows loaded, {quarantined} quarantined"
+
+
+def _describe_quality(metrics: dict) -> str:
+    suites = metrics.get("suites", [])
+    passed = sum(1 for suite in suites if suite["success"])
+    failures = sum(suite["failed"] for suite in suites)
+    return f"{passed}/{len(suites)} suites passed, {failures} failed expectations"
+
+
+def _describe_transform(metrics: dict) -> str:
+    if not metrics:
+        return ""
+    return f"{metrics.get('models_built', 0)} models built, {metrics.get('tests_passed', 0)} tests passed"
+
+
+def _describe_score(metrics: dict) -> str:
+    if not metrics:
+        return ""
+    severity = ", ".join(f"{count} {level}" for level, count in sorted(metrics.get("by_severity", {}).items()))
+    return f"{metrics.get('raised', 0)} limit-breach warnings" + (f" ({severity})" if severity else "")
+
+
+def _ingest_table(files: list[dict]) -> Table:
+    per_source: dict[str, Counter] = defaultdict(Counter)
+    for result in files:
+        if result["status"] == "skipped":
+            continue
+        counts = per_source[result["source"]]
+        counts["files"] += 1
+        counts[result["status"]] += 1
+        counts["rows"] += result["rows_loaded"]
+        counts["quarantined"] += result["rows_quarantined"]
+    table = Table(title="Loaded per source")
+    for column in ("source", "files", "loaded", "failed", "rows", "quarantined"):
+        table.add_column(column, justify="left" if column == "source" else "right")
+    for source, counts in sorted(per_source.items()):
+        table.add_row(source, *(str(counts[key]) for key in ("files", "loaded", "failed", "rows", "quarantined")))
+    return table

@@ -1,0 +1,1 @@
+"""Ingestion: landing files and source databases into the raw schema, losslessly."""

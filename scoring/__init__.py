@@ -1,0 +1,1 @@
+"""Credit decisions: PDs, ratings, limit proposals, early warnings, collections worklist."""

@@ -1,0 +1,100 @@
+"""Test session set-up: a uniquely named warehouse database (and its Airflow metadata database) on the
+server named by ``CREDIT_DW_TEST_DATABASE_URL``, dropped when the session ends.
+
+The environment is set before any project module reads its settings, so every function under test
+sees the session's database and a private ``CREDIT_DW_HOME``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+TEST_SERVER_URL = os.environ.get(
+    "CREDIT_DW_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+# setdefault: pytest-xdist workers inherit the controller's environment and so share its names.
+SESSION_DATABASE = os.environ.setdefault(
+    "CREDIT_DW_TEST_SESSION_DATABASE", f"credit_dw_test_{uuid.uuid4().hex[:10]}"
+)
+SESSION_HOME = Path(
+    os.environ.setdefault(
+        "CREDIT_DW_TEST_SESSION_HOME", tempfile.mkdtemp(prefix="credit_dw_test_")
+    )
+)
+
+
+def _url_for(database: str) -> str:
+    return (
+        make_url(TEST_SERVER_URL)
+        .set(drivername="postgresql", database=database)
+        .render_as_string(hide_password=False)
+    )
+
+
+WAREHOUSE_URL = _url_for(SESSION_DATABASE)
+AIRFLOW_URL = _url_for(f"{SESSION_DATABASE}_airflow")
+
+os.environ["CREDIT_DW_DATABASE_URL"] = WAREHOUSE_URL
+os.environ["CREDIT_DW_AIRFLOW_DATABASE_URL"] = AIRFLOW_URL
+os.environ["CREDIT_DW_HOME"] = str(SESSION_HOME)
+os.environ.pop("CREDIT_DW_LANDING_DIR", None)
+
+# Airflow reads its configuration on first import: point it at this session's metadata database now.
+from credit_dw.orchestrator import configure_airflow_environment  # noqa: E402
+
+configure_airflow_environment()
+
+
+def _admin() -> psycopg.Connection:
+    return psycopg.connect(_url_for("postgres"), autocommit=True)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if hasattr(session.config, "workerinput"):
+        return  # xdist workers share the controller's databases
+    with _admin() as conn:
+        for name in (SESSION_DATABASE, f"{SESSION_DATABASE}_airflow"):
+            conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if hasattr(session.config, "workerinput"):
+        return
+    with _admin() as conn:
+        for name in (SESSION_DATABASE, f"{SESSION_DATABASE}_airflow"):
+            conn.execute(
+                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
+            )
+
+
+@pytest.fixture(scope="session")
+def warehouse_url() -> str:
+    """libpq URL of this session's warehouse database."""
+    return WAREHOUSE_URL
+
+
+@pytest.fixture(scope="session")
+def session_home() -> Path:
+    return SESSION_HOME
+
+
+@pytest.fixture
+def fresh_settings(monkeypatch):
+    """Change CREDIT_DW_* variables for one test: set them with the returned function."""
+    from credit_dw.settings import get_settings
+
+    def apply(**variables: str) -> None:
+        for name, value in variables.items():
+            monkeypatch.setenv(f"CREDIT_DW_{name.upper()}", str(value))
+        get_settings.cache_clear()
+
+    yield apply
+    get_settings.cache_clear()
