@@ -4,8 +4,8 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-# The demo's business window: a quarter of sandbox history, closed by one nightly run.
-DEMO_START ?= 2026-08-01
+# The demo's business window: 13 months of sandbox history, closed by one nightly run.
+DEMO_START ?= 2025-10-01
 DEMO_DATE ?= 2026-10-31
 DEMO_SCALE ?= small
 
@@ -29,6 +29,7 @@ demo: venv
 	@echo "Where to look next:"
 	@echo "  $(BIN)/credit-dw warehouse psql      SQL on raw, staging, marts, scoring, dq, ops"
 	@echo "  .credit_dw/sandbox/landing           the sandbox's source files"
+	@echo "  .credit_dw/reports/$(DEMO_DATE)/     the nightly credit-risk report (HTML, PDF)"
 	@echo "  .credit_dw/logs                      full logs of each nightly run"
 
 test: venv

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sys
 import threading
@@ -17,13 +18,27 @@ from rich.console import Console
 from rich.table import Table
 
 from credit_dw import warehouse
+from credit_dw.commands import alerts as alerts_commands
+from credit_dw.commands import docs as docs_commands
+from credit_dw.commands import model as model_commands
+from credit_dw.commands import onboard as onboard_commands
+from credit_dw.commands import report as report_commands
+from credit_dw.commands import rules as rules_commands
 from credit_dw.settings import get_settings
 
 app = typer.Typer(help="Credit-management data warehouse.", no_args_is_help=True, pretty_exceptions_enable=False)
 warehouse_app = typer.Typer(help="The warehouse server (embedded PostgreSQL unless CREDIT_DW_DATABASE_URL is set).")
 sandbox_app = typer.Typer(help="The sandbox company: simulated ERP, CRM, bank and bureau feeds.")
+access_app = typer.Typer(help="Database roles and the audited access to personal data.")
 app.add_typer(warehouse_app, name="warehouse")
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(access_app, name="access")
+app.add_typer(rules_commands.app, name="rules")
+app.add_typer(alerts_commands.app, name="alerts")
+app.add_typer(onboard_commands.app, name="onboard")
+app.add_typer(report_commands.app, name="report")
+app.add_typer(model_commands.app, name="model")
+app.add_typer(docs_commands.app, name="docs")
 
 console = Console()
 
@@ -89,6 +104,32 @@ def _shell_quote(value: str) -> str:
     return "'" + value.replace("'", "'\"'\"'") + "'"
 
 
+@access_app.command("apply")
+def access_apply() -> None:
+    """Create the roles (loader, transformer, analyst, bi_reader, steward, admin) and apply grants."""
+    from credit_dw import access
+
+    granted = access.apply()
+    console.print("roles applied: " + ", ".join(f"{role} ({count} tables)" for role, count in sorted(granted.items())))
+
+
+@access_app.command("reveal")
+def access_reveal(
+    table: Annotated[str, typer.Argument(help="e.g. raw.crm_contacts")],
+    key_column: Annotated[str, typer.Argument(help="e.g. contact_id")],
+    key_value: Annotated[str, typer.Argument(help="e.g. K000123")],
+    column: Annotated[str, typer.Argument(help="personal-data column, e.g. contact_name")],
+) -> None:
+    """Decrypt one personal-data value (admin role only; recorded in audit.events)."""
+    from credit_dw import audit
+
+    try:
+        print(audit.reveal(table, key_column, key_value, column))
+    except (audit.NotAllowed, KeyError) as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+
+
 @sandbox_app.command("generate")
 def sandbox_generate(
     start: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="First business date.")],
@@ -96,14 +137,26 @@ def sandbox_generate(
     scale: Annotated[str, typer.Option(help="tiny, small, medium or large.")] = "tiny",
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same bytes.")] = 42,
     out: Annotated[Path | None, typer.Option(help="Output directory (default: .credit_dw/sandbox).")] = None,
+    defects: Annotated[bool, typer.Option(
+        "--defects/--no-defects", help="Spoil feeds at the catalogue's default rates (docs/sandbox.md).")] = True,
 ) -> None:
-    """Write the sandbox's landing files and ground truth."""
+    """Write the sandbox's landing files and ground truth (replacing DIR/landing and DIR/ground_truth)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from sandbox.defects import CATALOGUE
     from sandbox.generator import generate
 
     target = out or get_settings().sandbox_dir
-    with console.status(f"generating {scale} sandbox {start:%Y-%m-%d}..{end:%Y-%m-%d}"):
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("days"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task(f"simulating {scale} sandbox {start:%Y-%m-%d}..{end:%Y-%m-%d}", total=None)
         try:
-            stats = generate(target, start=start.date(), end=end.date(), seed=seed, scale=scale)
+            stats = generate(
+                target, start=start.date(), end=end.date(), seed=seed, scale=scale,
+                defect_rates=None if defects else dict.fromkeys(CATALOGUE, 0.0),
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
         except ValueError as error:
             console.print(f"[red]error:[/red] {error}")
             raise typer.Exit(2) from None
@@ -111,6 +164,48 @@ def sandbox_generate(
         f"sandbox written to {target}: {stats['customers']} customers, {stats['invoices']} invoices, "
         f"{stats['payments']} payments in {stats['files']} files over {stats['days']} days"
     )
+
+
+@app.command("inspect")
+def inspect_command(
+    file: Annotated[Path, typer.Argument(help="A landing file.", exists=True, dir_okay=False)],
+    source: Annotated[str | None, typer.Option(help="erp, crm, bank or bureau (default: from its folder).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Parse and validate a file without loading it."""
+    from ingestion.inspect import UnknownFeed, UnreadableFile, feed_of, inspect_file
+
+    try:
+        report = inspect_file(file, source)
+    except (UnreadableFile, UnknownFeed) as error:
+        try:
+            file_format = feed_of(file, source).format
+        except UnknownFeed:
+            file_format = None
+        message = error.problem if isinstance(error, UnreadableFile) else str(error)
+        if as_json:
+            print(json.dumps({"error": message, "format": file_format, "file": str(file)}, ensure_ascii=False))
+        else:
+            console.print(f"[red]cannot read {file}:[/red] {error}")
+        raise typer.Exit(2) from None
+    if as_json:
+        print(json.dumps(report, ensure_ascii=False))
+        return
+    console.print(
+        f"{file.name}: {report['feed']} ({report['format']}, {report['encoding']}): {report['rows']} rows, "
+        f"{report['valid']} valid, {report['quarantined']} to quarantine"
+    )
+    for reason, count in sorted(report["reasons"].items(), key=lambda item: -item[1]):
+        console.print(f"  {count:>6}  {reason}")
+    if report["schema_drift"]:
+        console.print(f"  schema drift: {report['schema_drift']}")
+    if report["sample"]:
+        table = Table(title="first valid rows")
+        for column in report["sample"][0]:
+            table.add_column(column)
+        for row in report["sample"]:
+            table.add_row(*("" if value is None else str(value) for value in row.values()))
+        console.print(table)
 
 
 @app.command("ingest")
@@ -121,10 +216,13 @@ def ingest_command(
     source: Annotated[list[str] | None, typer.Option(help="Only this source (repeatable).")] = None,
 ) -> None:
     """Load what is new in the landing directory and print a table per file."""
+    from zoneinfo import ZoneInfo
+
     from ingestion.load import ingest
 
-    day = business_date.date() if business_date else date.today()
-    summary = ingest(day, sources=source)
+    day = business_date.date() if business_date else datetime.now(ZoneInfo(get_settings().timezone)).date()
+    with console.status(f"loading landing files up to {day}"):
+        summary = ingest(day, sources=source)
     table = Table(title=f"Ingestion up to {day}")
     for column in ("business date", "source", "file", "status", "read", "loaded", "quarantined"):
         table.add_column(column, justify="right" if column in {"read", "loaded", "quarantined"} else "left")
@@ -137,10 +235,20 @@ def ingest_command(
             str(result.rows_read), str(result.rows_loaded), str(result.rows_quarantined),
         )
     console.print(table if table.row_count else "nothing new to load")
+    reasons: Counter = Counter()
+    for result in summary.files:
+        reasons.update(result.reasons)
+    for reason, count in reasons.most_common(10):
+        console.print(f"  quarantined {count:>6}  {reason}")
     for failed in summary.failed:
         console.print(f"[red]failed:[/red] {failed.error}")
     if summary.failed:
         raise typer.Exit(1)
+
+
+def _coloured_status(status: str) -> str:
+    colour = {"loaded": "green", "failed": "red", "duplicate": "yellow", "superseded": "yellow"}.get(status)
+    return f"[{colour}]{status}[/{colour}]" if colour else status
 
 
 @app.command("nightly")
@@ -169,6 +277,46 @@ def nightly(business_date: BusinessDate, verbose: bool = typer.Option(False, hel
         )
         raise typer.Exit(1)
     console.print(f"[green]{NIGHTLY_DAG_ID} succeeded[/green] for {day}. Full log: {log_path}")
+
+
+@app.command("backfill")
+def backfill(
+    start: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="First business date.")],
+    end: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="Last business date.")],
+) -> None:
+    """Rebuild a range of business dates, one credit_nightly run per day, oldest first; stops at
+    the first failed day. (With a scheduler running, `airflow backfill create` does the same.)"""
+    from datetime import timedelta
+
+    from credit_dw.orchestrator import NIGHTLY_DAG_ID, run_dag_in_process
+
+    first, last = start.date(), end.date()
+    if last < first:
+        console.print(f"[red]--end {last} is before --start {first}[/red]")
+        raise typer.Exit(2)
+    log_path = get_settings().home / "logs" / f"backfill_{first}_{last}_{datetime.now():%Y%m%dT%H%M%S}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    days = [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
+    table = Table(title=f"backfill {first}..{last}")
+    for column in ("business date", "state", "seconds"):
+        table.add_column(column)
+    failed = None
+    with console.status("backfilling") as status:
+        for number, day in enumerate(days, start=1):
+            status.update(f"backfill: {day} ({number}/{len(days)}), log: {log_path}")
+            started = time.perf_counter()
+            with _output_to(log_path):
+                outcome = run_dag_in_process(NIGHTLY_DAG_ID, day)
+            table.add_row(str(day), outcome.state, f"{time.perf_counter() - started:.0f}")
+            if not outcome.succeeded:
+                failed = (day, outcome)
+                break
+    console.print(table)
+    if failed:
+        day, outcome = failed
+        console.print(f"[red]{day} {outcome.state}[/red]: failed task(s) {', '.join(outcome.failed_tasks)}; "
+                      f"later days not run. Log: {log_path}")
+        raise typer.Exit(1)
 
 
 @contextlib.contextmanager
@@ -224,17 +372,23 @@ def _print_run_summary(run_id: str, day: date, seconds: float, failed_tasks: lis
     overview.add_column("status")
     overview.add_column("seconds", justify="right")
     overview.add_column("result")
-    for name, describe in (
-        ("ingest", _describe_ingest),
-        ("quality_gate", _describe_quality),
-        ("transform", _describe_transform),
-        ("score", _describe_score),
+    for name, task_id, describe in (
+        ("ingest", "load.ingest", _describe_ingest),
+        ("quality_gate", "load.quality_gate", _describe_quality),
+        ("staging", "transform.build_staging", _describe_transform),
+        ("resolve_entities", "transform.resolve_entities", _describe_counts),
+        ("marts", "transform.build_marts", _describe_transform),
+        ("publish", "transform.publish", _describe_publish),
+        ("score_pd", "score.score_pd", _describe_counts),
+        ("score", "score.decide", _describe_score),
+        ("report", "score.report", _describe_report),
     ):
         row = stages.get(name)
         if row is None:
             # A task can fail before its stage records anything (e.g. an import error).
-            state = "[red]failed[/red]" if name in failed_tasks else "[dim]not run[/dim]"
-            overview.add_row(name, state, "", "see the full log" if name in failed_tasks else "")
+            failed = task_id in failed_tasks
+            state = "[red]failed[/red]" if failed else "[dim]not run[/dim]"
+            overview.add_row(name, state, "", "see the full log" if failed else "")
             continue
         colour = "green" if row["status"] == "success" else "red"
         result = describe(row["metrics"] or {})
@@ -258,9 +412,14 @@ def _describe_ingest(metrics: dict) -> str:
 
 def _describe_quality(metrics: dict) -> str:
     suites = metrics.get("suites", [])
+    if not suites:
+        return "nothing new to check"
     passed = sum(1 for suite in suites if suite["success"])
-    failures = sum(suite["failed"] for suite in suites)
-    return f"{passed}/{len(suites)} suites passed, {failures} failed expectations"
+    warnings = [suite for suite in suites if not suite["success"] and not suite.get("blocking", True)]
+    text = f"{passed}/{len(suites)} suites passed"
+    if warnings:
+        text += f"; warnings: {', '.join(suite['suite'] for suite in warnings)}"
+    return text
 
 
 def _describe_transform(metrics: dict) -> str:
@@ -269,11 +428,34 @@ def _describe_transform(metrics: dict) -> str:
     return f"{metrics.get('models_built', 0)} models built, {metrics.get('tests_passed', 0)} tests passed"
 
 
+def _describe_counts(metrics: dict) -> str:
+    """The first counts a stage reported, e.g. "records 195, customers 32"."""
+    counts = [f"{key.replace('_', ' ')} {value}" for key, value in metrics.items()
+              if isinstance(value, int) and not isinstance(value, bool)]
+    return ", ".join(counts[:4])
+
+
+def _describe_report(metrics: dict) -> str:
+    if not metrics:
+        return ""
+    return f"{metrics.get('html')}" + (f" (+ PDF by {metrics['pdf_engine']})" if metrics.get("pdf") else "")
+
+
+def _describe_publish(metrics: dict) -> str:
+    if not metrics:
+        return ""
+    checks = _describe_quality(metrics)
+    if not metrics.get("published"):
+        return f"{checks}; [red]not published: yesterday's marts stay[/red]"
+    return f"{checks}; {len(metrics.get('tables', {}))} tables published"
+
+
 def _describe_score(metrics: dict) -> str:
     if not metrics:
         return ""
-    severity = ", ".join(f"{count} {level}" for level, count in sorted(metrics.get("by_severity", {}).items()))
-    return f"{metrics.get('raised', 0)} limit-breach warnings" + (f" ({severity})" if severity else "")
+    from scoring.decisions import decisions_summary
+
+    return decisions_summary(metrics)
 
 
 def _ingest_table(files: list[dict]) -> Table:
@@ -287,8 +469,9 @@ def _ingest_table(files: list[dict]) -> Table:
         counts["rows"] += result["rows_loaded"]
         counts["quarantined"] += result["rows_quarantined"]
     table = Table(title="Loaded per source")
-    for column in ("source", "files", "loaded", "failed", "rows", "quarantined"):
+    statuses = ("loaded", "duplicate", "superseded", "failed")
+    for column in ("source", "files", *statuses, "rows", "quarantined"):
         table.add_column(column, justify="left" if column == "source" else "right")
     for source, counts in sorted(per_source.items()):
-        table.add_row(source, *(str(counts[key]) for key in ("files", "loaded", "failed", "rows", "quarantined")))
+        table.add_row(source, *(str(counts[key]) for key in ("files", *statuses, "rows", "quarantined")))
     return table

@@ -46,8 +46,16 @@ def profile_env(database_url: str) -> dict[str, str]:
     }
 
 
-def build(as_of_date: date, *, database_url: str | None = None, select: str | None = None) -> DbtBuildResult:
-    """``dbt build`` (models, tests, snapshots, seeds) for one business date."""
+def build(
+    as_of_date: date,
+    *,
+    database_url: str | None = None,
+    select: str | None = None,
+    exclude: str | None = None,
+    marts_schema: str | None = None,
+) -> DbtBuildResult:
+    """``dbt build`` (models, tests, snapshots, seeds) for one business date; marts go to
+    ``marts_schema`` when given (the pipeline's private build schema), else to ``marts``."""
     from dbt.cli.main import (
         dbtRunner,  # imported here: dbt is slow to import and DAG parsing must stay fast
     )
@@ -55,22 +63,32 @@ def build(as_of_date: date, *, database_url: str | None = None, select: str | No
     database_url = database_url or warehouse.database_url()
     os.environ.update(profile_env(database_url))
     state_dir = get_settings().home / "dbt"
+    variables = {"as_of_date": as_of_date.isoformat()}
+    if marts_schema:
+        variables["marts_schema"] = marts_schema
     args = [
         "build",
         "--project-dir", str(DBT_PROJECT_DIR),
         "--profiles-dir", str(DBT_PROJECT_DIR),
         "--target-path", str(state_dir / "target"),
         "--log-path", str(state_dir / "logs"),
-        "--vars", json.dumps({"as_of_date": as_of_date.isoformat()}),
+        "--vars", json.dumps(variables),
         "--no-use-colors",
         "--quiet",
     ]
     if select:
         args += ["--select", select]
+    if exclude:
+        args += ["--exclude", exclude]
+    if select or exclude:
+        # A test runs with the part that contains all its parents (or their ancestors): staging's
+        # own tests with staging, a mart's relationship to a staging model with the marts.
+        args += ["--indirect-selection", "buildable"]
     outcome = dbtRunner().invoke(args)
     result = DbtBuildResult()
     if outcome.exception is not None:
-        raise DbtBuildFailed(f"dbt could not run: {outcome.exception}")
+        # Not a data problem (connection lost, server restarting…): a retry may succeed.
+        raise RuntimeError(f"dbt could not run: {outcome.exception}")
     for node_result in outcome.result or []:
         node = node_result.node
         status = str(node_result.status)
@@ -82,7 +100,7 @@ def build(as_of_date: date, *, database_url: str | None = None, select: str | No
                 result.tests_passed += 1
         elif status == "warn":
             result.warnings.append(f"{label}: {node_result.message}")
-        elif status != "skipped":
+        elif status not in {"skipped", "no-op"}:  # exposures and disabled nodes do nothing
             result.failures.append(f"{label}: {status}: {node_result.message}")
     if not outcome.success or result.failures:
         detail = "\n".join(f"- {line}" for line in result.failures) or "- see the dbt log"

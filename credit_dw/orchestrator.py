@@ -54,6 +54,20 @@ def configure_airflow_environment(settings: Settings | None = None) -> None:
     os.environ.update(airflow_environment(settings))
 
 
+def run_stage(stage_function, *args, **kwargs):
+    """Run a pipeline stage inside an Airflow task: errors in the data fail the task at once
+    (AirflowFailException: no retry can fix a malformed file); anything else, such as a lost
+    connection, is raised as is so that Airflow retries with backoff."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from credit_dw.pipeline import data_errors
+
+    try:
+        return stage_function(*args, **kwargs)
+    except data_errors() as problem:
+        raise AirflowFailException(str(problem)) from problem
+
+
 def migrate_metadata_database() -> None:
     """Bring Airflow's metadata schema up to date (a no-op when it already is)."""
     from airflow.utils import db

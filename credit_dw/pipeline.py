@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from credit_dw import warehouse
+from credit_dw import audit, warehouse
 from credit_dw.settings import get_settings
 
 STAGES_DDL = """
@@ -48,6 +48,15 @@ def business_date_for(logical_date: datetime | None, requested: str | None = Non
 def _as_date(value: date | str) -> date:
     # Airflow hands dates between tasks as ISO strings (XCom is JSON).
     return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+# Errors in the data, not in the machinery: retrying cannot help, so the run fails at once.
+def data_errors() -> tuple[type[Exception], ...]:
+    from credit_dw.dbt import DbtBuildFailed
+    from expectations.validate import QualityGateFailed
+    from ingestion.load import IngestionFailed
+
+    return IngestionFailed, QualityGateFailed, DbtBuildFailed
 
 
 StageWork = Callable[[], tuple[dict[str, Any], Exception | None]]
@@ -98,19 +107,28 @@ def ingest_stage(business_date: date | str, run_id: str) -> dict[str, Any]:
     return _record("ingest", business_date, run_id, work)
 
 
-def quality_gate_stage(
-    business_date: date | str, run_id: str, suite_names: list[str] | None = None
-) -> dict[str, Any]:
+def quality_gate_stage(business_date: date | str, run_id: str) -> dict[str, Any]:
+    """The raw tables' suites, on the batches this run loaded; a blocking failure stops the run."""
     from expectations.suites import SUITES
     from expectations.validate import QualityGateFailed, assert_passed, validate_table
+    from ingestion.feeds import feed_named
 
     def work():
         url = warehouse.database_url()
-        names = suite_names or sorted(SUITES)
-        outcomes = [validate_table(url, SUITES[name], run_id=run_id) for name in names]
+        batches: dict[str, list[int]] = {}
+        with warehouse.connect(url) as conn:
+            for feed, batch_id in conn.execute(
+                "select feed, batch_id from raw.load_manifest where run_id = %s and status = 'loaded'", (run_id,)
+            ):
+                batches.setdefault(feed_named(feed).table_name, []).append(batch_id)
+        outcomes = [
+            validate_table(url, suite, run_id=run_id, batch_ids=batches[suite.table])
+            for suite in SUITES.values()
+            if suite.schema == "raw" and suite.table in batches
+        ]
         metrics = {"suites": [
-            {"suite": o.suite_name, "table": o.table, "success": o.success, "evaluated": o.evaluated,
-             "failed": o.failed, "failures": o.failures}
+            {"suite": o.suite_name, "table": o.table, "blocking": o.blocking, "success": o.success,
+             "evaluated": o.evaluated, "failed": o.failed, "failures": o.failures}
             for o in outcomes
         ]}
         try:
@@ -122,22 +140,151 @@ def quality_gate_stage(
     return _record("quality_gate", business_date, run_id, work)
 
 
-def transform_stage(business_date: date | str, run_id: str) -> dict[str, Any]:
+# The nightly builds marts here, out of consumers' sight, and copies them into PUBLISHED_SCHEMA
+# only when every blocking check passed; a failed night leaves yesterday's marts published.
+BUILD_SCHEMA = "marts_build"
+PUBLISHED_SCHEMA = "marts"
+
+
+def transform_stage(
+    business_date: date | str, run_id: str, *, stage: str = "transform", select: str | None = None,
+    exclude: str | None = None,
+) -> dict[str, Any]:
+    """``dbt build`` for the business date, marts into the private build schema."""
     from credit_dw.dbt import build
 
+    def work():
+        result = build(_as_date(business_date), select=select, exclude=exclude, marts_schema=BUILD_SCHEMA)
+        return result.as_dict(), None
+
+    return _record(stage, business_date, run_id, work)
+
+
+def publish_stage(business_date: date | str, run_id: str) -> dict[str, Any]:
+    """Check the built marts with their blocking suites, then publish them in one transaction."""
+    from dataclasses import replace
+
+    from expectations.suites import SUITES
+    from expectations.validate import QualityGateFailed, assert_passed, validate_table
+
+    def work():
+        url = warehouse.database_url()
+        day = _as_date(business_date)
+        outcomes = [
+            validate_table(url, replace(suite, schema=BUILD_SCHEMA), run_id=run_id,
+                           row_filter=f"as_of_date = date '{day.isoformat()}'" if suite.per_business_date else None)
+            for suite in SUITES.values()
+            if suite.schema == PUBLISHED_SCHEMA
+        ]
+        metrics: dict[str, Any] = {"suites": [
+            {"suite": o.suite_name, "table": o.table, "blocking": o.blocking, "success": o.success,
+             "evaluated": o.evaluated, "failed": o.failed, "failures": o.failures}
+            for o in outcomes
+        ]}
+        try:
+            assert_passed(outcomes)
+        except QualityGateFailed as failure:
+            metrics["published"] = False
+            return metrics, failure
+        metrics["tables"] = publish_marts(url, run_id, day)
+        metrics["published"] = True
+        # Tables recreated by the publication lose their grants: re-apply the roles' access.
+        from credit_dw import access
+
+        access.apply(url)
+        return metrics, None
+
+    return _record("publish", business_date, run_id, work)
+
+
+PUBLICATIONS_DDL = """
+create schema if not exists ops;
+create table if not exists ops.publications (
+    run_id text not null,
+    business_date date not null,
+    published_at timestamptz not null default now(),
+    tables jsonb not null
+);
+"""
+
+
+def publish_marts(database_url: str, run_id: str, business_date: date) -> dict[str, int]:
+    """Copy every table of the build schema into the published schema in one transaction: readers
+    see yesterday's tables until the commit, then today's, never a mix."""
+    from psycopg import sql
+
+    rows: dict[str, int] = {}
+    with warehouse.connect(database_url) as conn:
+        conn.execute(PUBLICATIONS_DDL)
+        conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(PUBLISHED_SCHEMA)))
+        tables = [name for (name,) in conn.execute(
+            "select table_name from information_schema.tables where table_schema = %s and table_type = 'BASE TABLE' "
+            "order by table_name", (BUILD_SCHEMA,))]
+        for table in tables:
+            built, published = sql.Identifier(BUILD_SCHEMA, table), sql.Identifier(PUBLISHED_SCHEMA, table)
+            if _columns(conn, BUILD_SCHEMA, table) == _columns(conn, PUBLISHED_SCHEMA, table):
+                conn.execute(sql.SQL("truncate {}").format(published))
+            else:  # new table, or its columns changed: replace it
+                conn.execute(sql.SQL("drop table if exists {} cascade").format(published))
+                conn.execute(sql.SQL("create table {} (like {} including defaults)").format(published, built))
+            copied = conn.execute(sql.SQL("insert into {} select * from {}").format(published, built))
+            rows[table] = copied.rowcount
+        conn.execute(
+            "insert into ops.publications (run_id, business_date, tables) values (%s, %s, %s)",
+            (run_id, business_date, json.dumps(rows)),
+        )
+        audit.record(conn, "publish_marts", PUBLISHED_SCHEMA, {"run_id": run_id, "business_date": business_date,
+                                                               "tables": rows})
+    return rows
+
+
+def _columns(conn, schema: str, table: str) -> list[tuple[str, str]]:
+    return conn.execute(
+        """select column_name, data_type from information_schema.columns
+           where table_schema = %s and table_name = %s order by ordinal_position""",
+        (schema, table),
+    ).fetchall()
+
+
+def resolve_entities_stage(business_date: date | str, run_id: str) -> dict[str, Any]:
+    """The customer master: link ERP, CRM, bank and bureau records to one customer (reads staging)."""
+    from mdm.resolve import resolve_entities
+
     return _record(
-        "transform", business_date, run_id, lambda: (build(_as_date(business_date)).as_dict(), None)
+        "resolve_entities", business_date, run_id,
+        lambda: (resolve_entities(warehouse.database_url(), run_id), None),
+    )
+
+
+def pd_scoring_stage(business_date: date | str, run_id: str) -> dict[str, Any]:
+    """PD, grade, points and reason codes for every active customer, with the active model."""
+    from scoring.model.score import score_customers
+
+    return _record(
+        "score_pd", business_date, run_id,
+        lambda: (score_customers(_as_date(business_date), run_id=run_id), None),
     )
 
 
 def scoring_stage(business_date: date | str, run_id: str) -> dict[str, Any]:
-    from scoring.warnings import raise_limit_breach_warnings
+    """Policy rules on the published marts: alerts, limit proposals, collections worklist, timeline."""
+    from scoring.decisions import run_nightly_decisions
 
     def work():
-        summary = raise_limit_breach_warnings(_as_date(business_date), run_id=run_id)
-        return summary.as_dict(), None
+        return run_nightly_decisions(_as_date(business_date), run_id=run_id), None
 
     return _record("score", business_date, run_id, work)
+
+
+def report_stage(business_date: date | str, run_id: str) -> dict[str, Any]:
+    """The nightly credit-risk report (HTML and PDF) from the published marts."""
+    from reporting import build_report
+
+    def work():
+        result = build_report(_as_date(business_date), database_url=warehouse.database_url())
+        return {key: result[key] for key in ("html", "pdf", "pdf_engine", "complete", "summary") if key in result}, None
+
+    return _record("report", business_date, run_id, work)
 
 
 def stage_runs(run_id: str) -> list[dict[str, Any]]:

@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     # Name of the warehouse database on the embedded server.
     embedded_database: str = "credit_dw"
+    # Retries of a pipeline task after a transient error (lost connection, server restart), the
+    # first after this many seconds, doubling each time. Data errors are never retried.
+    task_retries: int = 3
+    retry_delay_seconds: int = 30
 
     @field_validator("home", "landing_dir", mode="after")
     @classmethod

@@ -3,22 +3,34 @@
 
 The nightly credit run. At 02:00 (business time zone) it closes the previous business day:
 
-1. **ingest**: every pending landing file up to the business date into `raw` (manifest, quarantine);
-2. **quality_gate**: Great Expectations suites on the raw tables; a blocking failure stops the run;
-3. **transform**: `dbt build` of staging and the credit marts for the business date;
-4. **score**: early warnings (limit breaches) from the marts.
+1. **load**: every pending landing file up to the business date into `raw` (manifest,
+   quarantine), then the raw tables' Great Expectations suites on what was loaded; a blocking
+   failure stops the run;
+2. **transform**: `dbt build` of staging; the customer master (entity resolution); `dbt build`
+   of the marts into a private build schema; the marts' blocking checks and, only when they pass,
+   publication into `marts` in one transaction (a failed night leaves yesterday's marts published);
+3. **score**: PDs and grades with the active model, then the policy rules: alerts, limit
+   proposals, collections worklist; then the nightly credit-risk report (HTML and PDF).
 
-Trigger with `{"business_date": "YYYY-MM-DD"}` to (re)build a given day; each stage is idempotent
-per business date. The work lives in `credit_dw.pipeline`; this file only wires it.
+Trigger with `{"business_date": "YYYY-MM-DD"}` to (re)build a given day; every stage is idempotent
+per business date. Data errors fail a task at once; transient ones (a lost connection, a server
+restart) are retried with exponential backoff. The work lives in `credit_dw.pipeline`; this file
+only wires it.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pendulum
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Param, dag, task, task_group
 from airflow.timetables.trigger import CronTriggerTimetable
 
+from credit_dw.assets import CREDIT_WARNINGS, PUBLISHED_MARTS, RAW_SOURCES, STAGING
+from credit_dw.settings import get_settings
+
 BUSINESS_TIME_ZONE = "Asia/Shanghai"
+settings = get_settings()
 
 
 @dag(
@@ -29,6 +41,12 @@ BUSINESS_TIME_ZONE = "Asia/Shanghai"
     max_active_runs=1,
     tags=["credit", "nightly"],
     doc_md=__doc__,
+    default_args={
+        "retries": settings.task_retries,
+        "retry_delay": timedelta(seconds=settings.retry_delay_seconds),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(minutes=15),
+    },
     params={
         "business_date": Param(
             None,
@@ -45,36 +63,88 @@ def credit_nightly():
 
         return business_date_for(logical_date, (params or {}).get("business_date")).isoformat()
 
-    @task
-    def ingest(business_date: str, run_id=None) -> dict:
-        from credit_dw.pipeline import ingest_stage
+    @task_group
+    def load(business_date: str):
+        @task(outlets=list(RAW_SOURCES.values()))
+        def ingest(business_date: str, run_id=None) -> dict:
+            from credit_dw.orchestrator import run_stage
+            from credit_dw.pipeline import ingest_stage
 
-        return ingest_stage(business_date, run_id)
+            return run_stage(ingest_stage, business_date, run_id)
 
-    @task
-    def quality_gate(business_date: str, run_id=None) -> dict:
-        from credit_dw.pipeline import quality_gate_stage
+        @task
+        def quality_gate(business_date: str, run_id=None) -> dict:
+            from credit_dw.orchestrator import run_stage
+            from credit_dw.pipeline import quality_gate_stage
 
-        return quality_gate_stage(business_date, run_id)
+            return run_stage(quality_gate_stage, business_date, run_id)
 
-    @task
-    def transform(business_date: str, run_id=None) -> dict:
-        from credit_dw.pipeline import transform_stage
+        ingest(business_date) >> quality_gate(business_date)
 
-        return transform_stage(business_date, run_id)
+    @task_group
+    def transform(business_date: str):
+        @task(outlets=[STAGING])
+        def build_staging(business_date: str, run_id=None) -> dict:
+            from credit_dw.orchestrator import run_stage
+            from credit_dw.pipeline import transform_stage
 
-    @task
-    def score(business_date: str, run_id=None) -> dict:
-        from credit_dw.pipeline import scoring_stage
+            return run_stage(transform_stage, business_date, run_id, stage="staging", select="staging")
 
-        return scoring_stage(business_date, run_id)
+        @task
+        def resolve_entities(business_date: str, run_id=None) -> dict:
+            from credit_dw.orchestrator import run_stage
+            from credit_dw.pipeline import resolve_entities_stage
+
+            return run_stage(resolve_entities_stage, business_date, run_id)
+
+        @task
+        def build_marts(business_date: str, run_id=None) -> dict:
+            from credit_dw.orchestrator import run_stage
+            from credit_dw.pipeline import transform_stage
+
+            return run_stage(transform_stage, business_date, run_id, stage="marts", exclude="staging")
+
+        @task(outlets=[PUBLISHED_MARTS])
+        def publish(business_date: str, run_id=None) -> dict:
+            from credit_dw.orchestrator import run_stage
+            from credit_dw.pipeline import publish_stage
+
+            return run_stage(publish_stage, business_date, run_id)
+
+        (
+            build_staging(business_date)
+            >> resolve_entities(business_date)
+            >> build_marts(business_date)
+            >> publish(business_date)
+        )
+
+    @task_group
+    def score(business_date: str):
+        @task
+        def score_pd(business_date: str, run_id=None) -> dict:
+            from credit_dw.orchestrator import run_stage
+            from credit_dw.pipeline import pd_scoring_stage
+
+            return run_stage(pd_scoring_stage, business_date, run_id)
+
+        @task(outlets=[CREDIT_WARNINGS])
+        def decide(business_date: str, run_id=None) -> dict:
+            from credit_dw.orchestrator import run_stage
+            from credit_dw.pipeline import scoring_stage
+
+            return run_stage(scoring_stage, business_date, run_id)
+
+        @task
+        def report(business_date: str, run_id=None) -> dict:
+            from credit_dw.orchestrator import run_stage
+            from credit_dw.pipeline import report_stage
+
+            return run_stage(report_stage, business_date, run_id)
+
+        score_pd(business_date) >> decide(business_date) >> report(business_date)
 
     day = resolve_business_date()
-    loaded = ingest(day)
-    checked = quality_gate(day)
-    built = transform(day)
-    scored = score(day)
-    loaded >> checked >> built >> scored
+    load(day) >> transform(day) >> score(day)
 
 
 credit_nightly()

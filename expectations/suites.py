@@ -11,11 +11,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ingestion.feeds import LINEAGE_COLUMNS
+from ingestion.feeds import LINEAGE_COLUMNS, RAW_SCHEMA, Feed, raw_tables
 from ingestion.validation import ISO_4217
 
 # (class name in great_expectations.expectations, keyword arguments)
 Expectation = tuple[str, dict[str, Any]]
+
 
 # Schema and table names reach SQL unquoted (GX's table asset, the connection's search_path).
 _PLAIN_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
@@ -28,6 +29,8 @@ class Suite:
     # A failed blocking suite stops the pipeline (see validate.assert_passed); others only report.
     blocking: bool
     expectations: tuple[Expectation, ...]
+    # Marts that hold one partition per business date are checked on that date's rows only.
+    per_business_date: bool = False
 
     def __post_init__(self) -> None:
         for identifier in (self.schema, self.table):
@@ -58,28 +61,101 @@ def currency_code(column: str) -> tuple[Expectation, ...]:
     )
 
 
-ERP_INVOICES = Suite(
-    name="raw_erp_invoices",
-    schema="raw",
-    table="erp_invoices",
-    blocking=True,
-    expectations=(
-        raw_columns("invoice_id", "customer_id", "invoice_date", "due_date", "currency", "amount"),
-        *not_null(
-            "invoice_id", "customer_id", "invoice_date", "due_date", "currency", "amount",
-            "_batch_id",
+def check_characters(column: str, sql_function: str) -> Expectation:
+    """Every value passes a check-character function the gate installs in the warehouse."""
+    return (
+        "UnexpectedRowsExpectation",
+        {
+            "unexpected_rows_query": f"select * from {{batch}} where {column} is not null "
+            f"and not dq.{sql_function}({column})",
+            "description": f"{column} carries a valid check character",
+        },
+    )
+
+
+def _blocking_expectations(feed: Feed) -> list[Expectation]:
+    stored = [name for column in feed.columns for name, _ in column.stored_columns]
+    expectations = [raw_columns(*stored), *not_null(*(c.name for c in feed.columns if c.required and not c.pii))]
+    for column in feed.columns:
+        if column.type == "currency":
+            expectations += currency_code(column.name)
+        elif column.type == "uscc":
+            expectations.append(check_characters(column.name, "is_valid_uscc"))
+        elif column.type == "amount" and column.name not in {"previous_limit"}:
+            expectations.append(
+                ("ExpectColumnValuesToBeBetween", {"column": column.name, "min_value": 0, "max_value": 1e13})
+            )
+        elif column.type == "date":
+            expectations.append(
+                ("ExpectColumnValuesToBeBetween", {"column": column.name, "min_value": "1949-10-01",
+                                                   "max_value": "2099-12-31"})
+            )
+    return expectations + list(TABLE_RULES.get(feed.table_name, ()))
+
+
+# Rules a table's business meaning adds to what its column types imply.
+TABLE_RULES: dict[str, tuple[Expectation, ...]] = {
+    "erp_invoices": (
+        ("ExpectColumnPairValuesAToBeGreaterThanB",
+         {"column_A": "due_date", "column_B": "invoice_date", "or_equal": True}),
+    ),
+    "bank_statement_entries": (
+        ("ExpectColumnValuesToBeInSet", {"column": "credit_debit", "value_set": ["CRDT", "DBIT"]}),
+    ),
+}
+
+
+def raw_suites(feed: Feed) -> tuple[Suite, Suite]:
+    """A blocking suite (schema, keys present, check characters, ranges) and a warning suite
+    (uniqueness within a delivery: raw keeps duplicate rows as delivered; staging removes them)."""
+    blocking = Suite(
+        name=f"raw_{feed.table_name}", schema=RAW_SCHEMA, table=feed.table_name, blocking=True,
+        expectations=tuple(_blocking_expectations(feed)),
+    )
+    warning = Suite(
+        name=f"raw_{feed.table_name}_warnings", schema=RAW_SCHEMA, table=feed.table_name, blocking=False,
+        expectations=(("ExpectCompoundColumnsToBeUnique", {"column_list": [*feed.key, "_batch_id"]}),),
+    )
+    return blocking, warning
+
+
+def _raw_suite_registry() -> dict[str, Suite]:
+    suites: dict[str, Suite] = {}
+    for feeds in raw_tables().values():
+        for suite in raw_suites(feeds[0]):
+            suites[suite.name] = suite
+    return suites
+
+
+MART_SUITES = (
+    Suite(
+        name="marts_fct_credit_exposure_daily", schema="marts", table="fct_credit_exposure_daily", blocking=True,
+        per_business_date=True,
+        expectations=(
+            ("ExpectTableRowCountToBeBetween", {"min_value": 1}),
+            ("ExpectCompoundColumnsToBeUnique", {"column_list": ["as_of_date", "customer_id"]}),
+            *not_null("customer_id", "currency", "open_receivables", "exposure", "credit_limit"),
+            *currency_code("currency"),
+            ("ExpectColumnValuesToBeBetween", {"column": "open_receivables", "min_value": 0}),
+            (
+                "UnexpectedRowsExpectation",
+                {
+                    "unexpected_rows_query": "select * from {batch} where headroom <> credit_limit - exposure "
+                    "or is_over_limit <> (exposure > credit_limit)",
+                    "description": "headroom and the over-limit flag agree with exposure and limit",
+                },
+            ),
         ),
-        # Raw keeps every delivery and staging takes an invoice's latest one, so an invoice may
-        # recur across deliveries but not within one.
-        ("ExpectCompoundColumnsToBeUnique", {"column_list": ["invoice_id", "_batch_id"]}),
-        (
-            "ExpectColumnPairValuesAToBeGreaterThanB",
-            {"column_A": "due_date", "column_B": "invoice_date", "or_equal": True},
+    ),
+    Suite(
+        name="marts_fct_credit_exposure_daily_warnings", schema="marts", table="fct_credit_exposure_daily",
+        blocking=False, per_business_date=True,
+        expectations=(
+            # A portfolio where most customers are over their limit points at a broken limit feed.
+            ("ExpectColumnMeanToBeBetween", {"column": "utilisation", "min_value": 0, "max_value": 1.5}),
         ),
-        ("ExpectColumnValuesToBeBetween", {"column": "amount", "min_value": 0, "max_value": 1e12}),
-        *currency_code("currency"),
-        ("ExpectTableRowCountToBeBetween", {"min_value": 1}),
     ),
 )
 
-SUITES: dict[str, Suite] = {suite.name: suite for suite in (ERP_INVOICES,)}
+
+SUITES: dict[str, Suite] = {**_raw_suite_registry(), **{suite.name: suite for suite in MART_SUITES}}

@@ -22,6 +22,25 @@ if TYPE_CHECKING:
     from great_expectations.data_context import EphemeralDataContext
     from great_expectations.datasource.fluent import SQLDatasource
 
+# Check-character functions the suites call (GB 32100 for the Unified Social Credit Code).
+FUNCTIONS_DDL = """
+create schema if not exists dq;
+create or replace function dq.is_valid_uscc(code text) returns boolean
+language sql immutable strict parallel safe as $$
+    with alphabet as (select '0123456789ABCDEFGHJKLMNPQRTUWXY'::text as chars),
+    weighted as (
+        select sum((strpos(alphabet.chars, substr(code, position::int, 1)) - 1) * weight) as total
+        from alphabet,
+             unnest(array[1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28])
+                 with ordinality as weights (weight, position)
+    )
+    select code ~ '^[0-9A-HJ-NP-RTUW-Y]{2}[0-9]{6}[0-9A-HJ-NP-RTUW-Y]{10}$'
+       and substr(code, 18, 1) = substr(
+           (select chars from alphabet), ((31 - (total::int % 31)) % 31) + 1, 1)
+    from weighted
+$$;
+"""
+
 RESULTS_DDL = """
 create schema if not exists dq;
 create table if not exists dq.validation_results (
@@ -60,12 +79,25 @@ class ValidationOutcome:
     run_id: str
 
 
-def validate_table(database_url: str, suite: Suite, *, run_id: str) -> ValidationOutcome:
-    """Run ``suite`` against its whole table and record the outcome under ``run_id``.
+def validate_table(
+    database_url: str,
+    suite: Suite,
+    *,
+    run_id: str,
+    batch_ids: list[int] | None = None,
+    row_filter: str | None = None,
+) -> ValidationOutcome:
+    """Run ``suite`` against its table and record the outcome under ``run_id``: the rows of the
+    given load batches (what this run loaded), the rows ``row_filter`` (a SQL condition written by
+    the pipeline, never by a user) selects, or the whole table.
 
     ``database_url`` is a libpq-style URL, over TCP or a Unix socket (``?host=/socket/dir``).
     """
-    result = _run_suite(database_url, suite, run_id)
+    _install_functions(database_url)
+    if batch_ids is not None:
+        # ids are integers from the manifest, never user text
+        row_filter = f"_batch_id in ({', '.join(str(int(batch_id)) for batch_id in batch_ids) or 'null'})"
+    result = _run_suite(database_url, suite, run_id, row_filter)
     outcome = ValidationOutcome(
         suite_name=suite.name,
         table=suite.qualified_table,
@@ -105,6 +137,8 @@ def describe_failure(result: dict[str, Any]) -> str:
         arguments[key] for key in ("column", "column_A", "column_B") if key in arguments
     ]
     label = f"{config['type']}({', '.join(columns)})" if columns else config["type"]
+    if config.get("description"):
+        label = f"{label} [{config['description']}]"
 
     errors = _exception_messages(result.get("exception_info") or {})
     if errors:
@@ -124,7 +158,10 @@ def describe_failure(result: dict[str, Any]) -> str:
     if mismatched:
         parts = [f"{kind} {names}" for kind, names in mismatched.items() if names]
         return f"{label}: {', '.join(parts)}"
-    return f"{label}: observed {details.get('observed_value')!r}"
+    observed = details.get("observed_value")
+    if config["type"] == "unexpected_rows_expectation":
+        return f"{label}: {observed} row{'' if observed == 1 else 's'} failed"
+    return f"{label}: observed {observed!r}"
 
 
 def _exception_messages(exception_info: dict[str, Any]) -> list[str]:
@@ -134,7 +171,13 @@ def _exception_messages(exception_info: dict[str, Any]) -> list[str]:
     return [entry["exception_message"] for entry in entries if entry.get("raised_exception")]
 
 
-def _run_suite(database_url: str, suite: Suite, run_id: str) -> dict[str, Any]:
+def _install_functions(database_url: str) -> None:
+    with warehouse.connect(database_url) as conn:
+        conn.execute("select pg_advisory_xact_lock(hashtext('dq.functions'))")
+        conn.execute(FUNCTIONS_DDL)
+
+
+def _run_suite(database_url: str, suite: Suite, run_id: str, row_filter: str | None) -> dict[str, Any]:
     """The GX validation result, as GX's JSON dict, with results in the suite's order."""
     # GX 1.24 has no usage-statistics client left (``analytics_enabled`` below is all its config
     # still carries), but earlier 1.x releases read this variable at import.
@@ -151,7 +194,7 @@ def _run_suite(database_url: str, suite: Suite, run_id: str) -> dict[str, Any]:
             kwargs={"connect_args": {"options": f"-c search_path={suite.schema}"}},
         )
         try:
-            return _validate(context, datasource, suite, run_id)
+            return _validate(context, datasource, suite, run_id, row_filter)
         finally:
             # The data source and its execution engine each hold a connection pool that GX only
             # closes on garbage collection; a long-lived Airflow worker would keep them open.
@@ -160,14 +203,22 @@ def _run_suite(database_url: str, suite: Suite, run_id: str) -> dict[str, Any]:
 
 
 def _validate(
-    context: EphemeralDataContext, datasource: SQLDatasource, suite: Suite, run_id: str
+    context: EphemeralDataContext,
+    datasource: SQLDatasource,
+    suite: Suite,
+    run_id: str,
+    row_filter: str | None,
 ) -> dict[str, Any]:
     import great_expectations as gx
     import great_expectations.expectations as gxe
 
-    batch_definition = datasource.add_table_asset(
-        name=suite.table, table_name=suite.table
-    ).add_batch_definition_whole_table("whole table")
+    if row_filter is None:
+        asset = datasource.add_table_asset(name=suite.table, table_name=suite.table)
+    else:
+        asset = datasource.add_query_asset(
+            name=suite.table, query=f"select * from {suite.qualified_table} where {row_filter}"
+        )
+    batch_definition = asset.add_batch_definition_whole_table("whole table")
     gx_suite = context.suites.add(
         gx.ExpectationSuite(
             name=suite.name,

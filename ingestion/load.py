@@ -2,11 +2,13 @@
 COPY good rows, quarantine bad ones, all of one file in one transaction.
 
 Guarantees:
-- an identical file (same sha256) is never loaded twice;
-- a corrected re-delivery (same path, new content) replaces its predecessor's rows;
-- a file that cannot be parsed leaves nothing behind but a ``failed`` manifest entry with the reason,
-  and the other files still load;
-- for every loaded file, rows read = rows loaded + rows quarantined (asserted and recorded).
+- an identical file (same sha256) is never loaded twice: a copy is recorded as ``duplicate``;
+- a re-delivery of the same extract (``name__2.ext``, or the same path with new content) replaces
+  the rows of earlier deliveries; an earlier delivery still waiting is recorded as ``superseded``;
+- a file that cannot be parsed leaves nothing behind but a ``failed`` manifest entry with the
+  reason, and the other files still load;
+- for every loaded file, rows read = rows loaded + rows quarantined (asserted and recorded);
+- personal data is encrypted (and blind-indexed) before it is written, in raw and in quarantine.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from credit_dw import warehouse
 from credit_dw.settings import get_settings
-from ingestion.feeds import FEEDS, LINEAGE_COLUMNS, RAW_SCHEMA, Feed, feed_for
-from ingestion.readers import HeaderReport, UnreadableFile, read
+from ingestion.feeds import LINEAGE_COLUMNS, RAW_SCHEMA, Feed, delivery_number, extract_name, raw_tables
+from ingestion.pii import mask, protector
+from ingestion.readers import FileReport, UnreadableFile, identify_feed, read
 from ingestion.validation import validate
 
 log = logging.getLogger(__name__)
@@ -40,9 +44,13 @@ create table if not exists {RAW_SCHEMA}.load_manifest (
     format text,
     business_date date not null,
     path text not null,
+    extract text not null,
+    delivery integer not null,
     size_bytes bigint not null,
     sha256 text not null,
-    status text not null check (status in ('loading', 'loaded', 'duplicate', 'failed', 'superseded')),
+    encoding text,
+    status text not null
+        check (status in ('loading', 'loaded', 'duplicate', 'failed', 'superseded')),
     rows_read integer,
     rows_loaded integer,
     rows_quarantined integer,
@@ -52,7 +60,7 @@ create table if not exists {RAW_SCHEMA}.load_manifest (
     finished_at timestamptz
 );
 create index if not exists load_manifest_sha256 on {RAW_SCHEMA}.load_manifest (sha256);
-create index if not exists load_manifest_path on {RAW_SCHEMA}.load_manifest (path);
+create index if not exists load_manifest_extract on {RAW_SCHEMA}.load_manifest (extract);
 create table if not exists {RAW_SCHEMA}.quarantine (
     batch_id bigint not null references {RAW_SCHEMA}.load_manifest (batch_id),
     feed text not null,
@@ -60,9 +68,12 @@ create table if not exists {RAW_SCHEMA}.quarantine (
     source_line integer not null,
     field text not null,
     reason text not null,
-    original_text text not null,
+    -- the line as delivered; encrypted instead when the feed carries personal data
+    original_text text,
+    original_text_encrypted bytea,
     quarantined_at timestamptz not null default now()
 );
+create index if not exists quarantine_batch on {RAW_SCHEMA}.quarantine (batch_id);
 """
 
 
@@ -76,10 +87,12 @@ class FileResult:
     source: str
     feed: str | None
     business_date: date
-    status: str  # loaded, duplicate (same bytes as an earlier file), skipped (handled before), failed
+    status: str  # loaded, duplicate, superseded, skipped (handled by an earlier run), failed
     rows_read: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    schema_drift: dict | None = None
     error: str | None = None
     seconds: float = 0.0
 
@@ -101,18 +114,40 @@ class IngestionSummary:
         return IngestionFailed(f"{len(self.failed)} landing file(s) could not be loaded:\n{lines}")
 
     def as_dict(self) -> dict:
+        """What this run did; files handled by earlier runs are only counted."""
         return {
             "business_date": self.business_date.isoformat(),
-            "files": [{**asdict(f), "business_date": f.business_date.isoformat()} for f in self.files],
+            "files": [
+                {**asdict(f), "business_date": f.business_date.isoformat()}
+                for f in self.files if f.status != "skipped"
+            ],
+            "files_already_handled": sum(1 for f in self.files if f.status == "skipped"),
         }
 
 
-def ensure_raw_schema(conn: psycopg.Connection, feeds: Iterable[Feed] = FEEDS) -> None:
-    """Create the manifest, quarantine and one table per feed; add columns a feed gained."""
+@dataclass(frozen=True)
+class LandingFile:
+    source: str
+    business_date: date
+    path: Path
+
+    @property
+    def extract(self) -> str:
+        """Identity of the extract this file delivers: deliveries of one extract supersede each other."""
+        return f"{self.source}/{self.business_date}/{extract_name(self.path.name)}"
+
+    @property
+    def delivery(self) -> int:
+        return delivery_number(self.path.name)
+
+
+def ensure_raw_schema(conn: psycopg.Connection) -> None:
+    """Create the manifest, the quarantine and one table per raw table; add columns a feed gained."""
     conn.execute(MANIFEST_DDL)
-    for feed in feeds:
-        table = sql.Identifier(RAW_SCHEMA, feed.name)
-        columns = [(c.name, c.pg_type) for c in feed.columns] + list(LINEAGE_COLUMNS.items())
+    for table_name, feeds in raw_tables().items():
+        table = sql.Identifier(RAW_SCHEMA, table_name)
+        columns = [stored for column in feeds[0].columns for stored in column.stored_columns]
+        columns += list(LINEAGE_COLUMNS.items())
         conn.execute(sql.SQL("create table if not exists {} ({})").format(
             table,
             sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in columns),
@@ -121,12 +156,13 @@ def ensure_raw_schema(conn: psycopg.Connection, feeds: Iterable[Feed] = FEEDS) -
             conn.execute(sql.SQL("alter table {} add column if not exists {} {}").format(
                 table, sql.Identifier(name), sql.SQL(pg_type.replace(" not null", ""))))
         conn.execute(sql.SQL("create index if not exists {} on {} (_batch_id)").format(
-            sql.Identifier(f"{feed.name}_batch"), table))
+            sql.Identifier(f"{table_name}_batch"), table))
 
 
-def discover(landing_dir: Path, up_to: date) -> list[tuple[str, date, Path]]:
-    """Landing files for business dates up to ``up_to``, oldest first: (source, date, path)."""
-    found = []
+def discover(landing_dir: Path, up_to: date) -> list[LandingFile]:
+    """Landing files for business dates up to ``up_to``, in load order: by business date, source,
+    extract and delivery, so that a re-delivery comes after what it corrects."""
+    found: list[LandingFile] = []
     if not landing_dir.exists():
         return found
     for source_dir in sorted(p for p in landing_dir.iterdir() if p.is_dir()):
@@ -134,92 +170,22 @@ def discover(landing_dir: Path, up_to: date) -> list[tuple[str, date, Path]]:
             try:
                 business_date = date.fromisoformat(date_dir.name)
             except ValueError:
-                log.warning("ignoring %s: folder name is not a business date (YYYY-MM-DD)", date_dir)
+                log.warning("ignoring %s: its name is not a business date (YYYY-MM-DD)", date_dir)
                 continue
             if business_date > up_to:
                 continue
-            for path in sorted(p for p in date_dir.iterdir() if p.is_file() and not p.name.startswith(".")):
-                found.append((source_dir.name, business_date, path))
-    return sorted(found, key=lambda item: (item[1], item[0], item[2].name))
+            for path in date_dir.iterdir():
+                if path.is_file() and not path.name.startswith("."):
+                    found.append(LandingFile(source_dir.name, business_date, path))
+    return sorted(found, key=lambda f: (f.business_date, f.source, extract_name(f.path.name), f.delivery))
 
 
-def _sha256(path: Path) -> str:
+def file_digest(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _register(conn, run_id, source, feed, business_date, path, size, sha256) -> int:
-    row = conn.execute(
-        f"""insert into {RAW_SCHEMA}.load_manifest
-            (run_id, source, feed, format, business_date, path, size_bytes, sha256, status)
-            values (%s, %s, %s, %s, %s, %s, %s, %s, 'loading') returning batch_id""",
-        (run_id, source, feed.name if feed else None, feed.format if feed else None,
-         business_date, str(path), size, sha256),
-    ).fetchone()
-    conn.commit()
-    return row[0]
-
-
-def _fail(conn, batch_id: int, error: str) -> None:
-    conn.execute(
-        f"""update {RAW_SCHEMA}.load_manifest set status = 'failed', error = %s,
-            finished_at = now() where batch_id = %s""",
-        (error, batch_id),
-    )
-    conn.commit()
-
-
-def _load_file(conn: psycopg.Connection, feed: Feed, path: Path, batch_id: int) -> tuple[int, int, int, HeaderReport]:
-    """Parse, validate and COPY one file inside the caller's open transaction."""
-    loaded_at = datetime.now(UTC)
-    report = HeaderReport(missing=[], extra=[])
-    rows_read = rows_loaded = rows_quarantined = 0
-    business_columns = [c.name for c in feed.columns]
-    target = sql.SQL("copy {} ({}) from stdin").format(
-        sql.Identifier(RAW_SCHEMA, feed.name),
-        sql.SQL(", ").join(map(sql.Identifier, business_columns + list(LINEAGE_COLUMNS))),
-    )
-    rejected = []
-    with conn.cursor() as cursor, cursor.copy(target) as copy:
-        for line, original, fields in read(path, feed, report):
-            rows_read += 1
-            values, rejection = validate(feed, fields)
-            if rejection is not None:
-                rejected.append((batch_id, feed.name, str(path), line, rejection.field, rejection.reason, original))
-                rows_quarantined += 1
-                continue
-            copy.write_row([*values, batch_id, str(path), line, loaded_at])
-            rows_loaded += 1
-    if rejected:
-        with conn.cursor() as cursor, cursor.copy(
-            f"""copy {RAW_SCHEMA}.quarantine
-                (batch_id, feed, source_file, source_line, field, reason, original_text) from stdin"""
-        ) as copy:
-            for row in rejected:
-                copy.write_row(row)
-    if rows_read != rows_loaded + rows_quarantined:
-        raise AssertionError(f"{path}: rows read {rows_read} != loaded {rows_loaded} + quarantined {rows_quarantined}")
-    return rows_read, rows_loaded, rows_quarantined, report
-
-
-def _supersede_predecessors(conn: psycopg.Connection, feed: Feed, path: Path, batch_id: int) -> None:
-    """A re-delivered extract replaces the rows of earlier deliveries of the same file."""
-    previous = [row[0] for row in conn.execute(
-        f"""select batch_id from {RAW_SCHEMA}.load_manifest
-            where path = %s and status = 'loaded' and batch_id <> %s""",
-        (str(path), batch_id),
-    )]
-    if not previous:
-        return
-    conn.execute(sql.SQL("delete from {} where _batch_id = any(%s)").format(
-        sql.Identifier(RAW_SCHEMA, feed.name)), (previous,))
-    conn.execute(f"delete from {RAW_SCHEMA}.quarantine where batch_id = any(%s)", (previous,))
-    conn.execute(
-        f"update {RAW_SCHEMA}.load_manifest set status = 'superseded' where batch_id = any(%s)", (previous,)
-    )
 
 
 def ingest(
@@ -234,72 +200,168 @@ def ingest(
     landing_dir = landing_dir or get_settings().resolved_landing_dir
     summary = IngestionSummary(business_date)
     wanted = set(sources) if sources else None
+    files = [f for f in discover(landing_dir, business_date) if not wanted or f.source in wanted]
+    latest_delivery: dict[str, int] = {}
+    for landing_file in files:
+        latest_delivery[landing_file.extract] = max(latest_delivery.get(landing_file.extract, 0), landing_file.delivery)
     with warehouse.connect(database_url) as conn:
         ensure_raw_schema(conn)
         conn.commit()
-        for source, file_date, path in discover(landing_dir, business_date):
-            if wanted and source not in wanted:
-                continue
+        for landing_file in files:
             started = time.perf_counter()
-            result = _ingest_file(conn, run_id, source, file_date, path)
+            superseded_by = latest_delivery[landing_file.extract] > landing_file.delivery
+            result = _ingest_file(conn, run_id, landing_file, superseded_by)
             result.seconds = round(time.perf_counter() - started, 3)
             summary.files.append(result)
             if result.status != "skipped":
                 log.info(
                     "%s %s: %s, read %d, loaded %d, quarantined %d%s",
-                    file_date, path.name, result.status, result.rows_read, result.rows_loaded,
-                    result.rows_quarantined, f" ({result.error})" if result.error else "",
+                    landing_file.business_date, landing_file.path.name, result.status, result.rows_read,
+                    result.rows_loaded, result.rows_quarantined, f" ({result.error})" if result.error else "",
                 )
     return summary
 
 
-def _ingest_file(conn: psycopg.Connection, run_id, source: str, business_date: date, path: Path) -> FileResult:
-    result = FileResult(str(path), source, None, business_date, "skipped")
-    sha256 = _sha256(path)
-    seen = conn.execute(
-        f"""select path = %s as same_path, batch_id from {RAW_SCHEMA}.load_manifest
-            where sha256 = %s and status in ('loaded', 'duplicate') order by 1 desc limit 1""",
+def _ingest_file(conn: psycopg.Connection, run_id, landing_file: LandingFile, superseded: bool) -> FileResult:
+    path = landing_file.path
+    result = FileResult(str(path), landing_file.source, None, landing_file.business_date, "skipped")
+    sha256 = file_digest(path)
+    handled = conn.execute(
+        f"""select path = %s as same_path, batch_id, status from {RAW_SCHEMA}.load_manifest
+            where sha256 = %s and status in ('loaded', 'duplicate', 'superseded')
+            order by 1 desc, batch_id limit 1""",
         (str(path), sha256),
     ).fetchone()
-    if seen and seen[0]:
+    if handled and handled[0]:
         return result  # this very file was handled by an earlier run
-    feed = feed_for(source, path.name)
+    feed = identify_feed(path, landing_file.source)
     result.feed = feed.name if feed else None
-    batch_id = _register(conn, run_id, source, feed, business_date, path, path.stat().st_size, sha256)
-    if seen:
-        # The same bytes arrived under another name: recorded, never loaded twice.
-        conn.execute(
-            f"""update {RAW_SCHEMA}.load_manifest set status = 'duplicate', rows_read = 0, rows_loaded = 0,
-                rows_quarantined = 0, error = %s, finished_at = now() where batch_id = %s""",
-            (f"identical to batch {seen[1]}", batch_id),
-        )
-        conn.commit()
-        result.status = "duplicate"
-        return result
+    batch_id = _register(conn, run_id, landing_file, feed, sha256)
+    if handled and handled[2] == "loaded":
+        return _close(conn, result, batch_id, "duplicate", f"identical to batch {handled[1]}")
+    if superseded:
+        return _close(conn, result, batch_id, "superseded", "a later delivery of this extract replaces it")
     if feed is None:
-        result.status, result.error = "failed", f"{path}: no feed is defined for '{source}' files named like this"
-        _fail(conn, batch_id, result.error)
-        return result
+        return _close(conn, result, batch_id, "failed",
+                      f"{path}: neither its name nor its content matches a '{landing_file.source}' feed")
     try:
-        rows_read, rows_loaded, rows_quarantined, report = _load_file(conn, feed, path, batch_id)
-        _supersede_predecessors(conn, feed, path, batch_id)
-        drift = {"missing": report.missing, "extra": report.extra} if report.missing or report.extra else None
+        read_count, loaded, quarantined, reasons, report = load_file(conn, feed, path, batch_id)
+        _supersede_earlier_deliveries(conn, feed, landing_file, batch_id)
         conn.execute(
             f"""update {RAW_SCHEMA}.load_manifest set status = 'loaded', rows_read = %s, rows_loaded = %s,
-                rows_quarantined = %s, schema_drift = %s, finished_at = now() where batch_id = %s""",
-            (rows_read, rows_loaded, rows_quarantined, psycopg.types.json.Jsonb(drift) if drift else None, batch_id),
+                rows_quarantined = %s, schema_drift = %s, encoding = %s, finished_at = now()
+                where batch_id = %s""",
+            (read_count, loaded, quarantined, Jsonb(report.drift) if report.drift else None, report.encoding,
+             batch_id),
         )
         conn.commit()
     except UnreadableFile as error:
         conn.rollback()
-        result.status, result.error = "failed", str(error)
-        _fail(conn, batch_id, result.error)
-        return result
+        return _close(conn, result, batch_id, "failed", str(error))
     except Exception:
         conn.rollback()
-        _fail(conn, batch_id, "internal error while loading; see the task log")
+        _close(conn, result, batch_id, "failed", "internal error while loading; see the task log")
         raise
     result.status = "loaded"
-    result.rows_read, result.rows_loaded, result.rows_quarantined = rows_read, rows_loaded, rows_quarantined
+    result.rows_read, result.rows_loaded, result.rows_quarantined = read_count, loaded, quarantined
+    result.reasons, result.schema_drift = reasons, report.drift
     return result
 
+
+def _register(conn, run_id, landing_file: LandingFile, feed: Feed | None, sha256: str) -> int:
+    row = conn.execute(
+        f"""insert into {RAW_SCHEMA}.load_manifest
+            (run_id, source, feed, format, business_date, path, extract, delivery, size_bytes, sha256, status)
+            values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'loading') returning batch_id""",
+        (run_id, landing_file.source, feed.name if feed else None, feed.format if feed else None,
+         landing_file.business_date, str(landing_file.path), landing_file.extract, landing_file.delivery,
+         landing_file.path.stat().st_size, sha256),
+    ).fetchone()
+    conn.commit()
+    return row[0]
+
+
+def _close(conn, result: FileResult, batch_id: int, status: str, note: str) -> FileResult:
+    conn.execute(
+        f"""update {RAW_SCHEMA}.load_manifest set status = %s, error = %s, rows_read = 0, rows_loaded = 0,
+            rows_quarantined = 0, finished_at = now() where batch_id = %s""",
+        (status, note, batch_id),
+    )
+    conn.commit()
+    result.status = status
+    result.error = note if status == "failed" else None
+    return result
+
+
+def _stored_values(feed: Feed, values: list[object]) -> list[object]:
+    """Typed values as the raw table stores them: personal data as ciphertext and blind index."""
+    stored: list[object] = []
+    pii = protector() if feed.has_pii else None
+    for column, value in zip(feed.columns, values, strict=True):
+        if column.pii:
+            text = None if value is None else str(value)
+            stored += [None, None, None] if text is None else [
+                pii.encrypt(text), pii.blind_index(text), mask(text, column.type)
+            ]
+        else:
+            stored.append(value)
+    return stored
+
+
+def load_file(conn: psycopg.Connection, feed: Feed, path: Path, batch_id: int):
+    """Parse, validate and COPY one file inside the caller's open transaction.
+
+    Returns (rows read, rows loaded, rows quarantined, {reason: count}, FileReport)."""
+    loaded_at = datetime.now(UTC)
+    report = FileReport()
+    rows_read = rows_loaded = 0
+    stored_columns = [name for column in feed.columns for name, _ in column.stored_columns]
+    target = sql.SQL("copy {} ({}) from stdin").format(
+        sql.Identifier(RAW_SCHEMA, feed.table_name),
+        sql.SQL(", ").join(map(sql.Identifier, stored_columns + list(LINEAGE_COLUMNS))),
+    )
+    rejected: list[tuple] = []
+    reasons: dict[str, int] = {}
+    pii = protector() if feed.has_pii else None
+    with conn.cursor() as cursor, cursor.copy(target) as copy:
+        for line, original, fields in read(path, feed, report):
+            rows_read += 1
+            values, rejection = validate(feed, fields)
+            if rejection is not None:
+                reasons[rejection.kind] = reasons.get(rejection.kind, 0) + 1
+                rejected.append((
+                    batch_id, feed.name, str(path), line, rejection.field, rejection.reason,
+                    None if pii else original, pii.encrypt(original) if pii else None,
+                ))
+                continue
+            copy.write_row([*_stored_values(feed, values), batch_id, str(path), line, loaded_at])
+            rows_loaded += 1
+    if rejected:
+        with conn.cursor() as cursor, cursor.copy(
+            f"""copy {RAW_SCHEMA}.quarantine (batch_id, feed, source_file, source_line, field, reason,
+                original_text, original_text_encrypted) from stdin"""
+        ) as copy:
+            for row in rejected:
+                copy.write_row(row)
+    if rows_read != rows_loaded + len(rejected):
+        raise AssertionError(f"{path}: read {rows_read} != loaded {rows_loaded} + quarantined {len(rejected)}")
+    return rows_read, rows_loaded, len(rejected), reasons, report
+
+
+def _supersede_earlier_deliveries(conn: psycopg.Connection, feed: Feed, landing_file: LandingFile, batch_id: int):
+    """A re-delivered extract replaces the rows of earlier deliveries of the same extract."""
+    previous = [row[0] for row in conn.execute(
+        f"""select batch_id from {RAW_SCHEMA}.load_manifest
+            where extract = %s and status = 'loaded' and batch_id <> %s""",
+        (landing_file.extract, batch_id),
+    )]
+    if not previous:
+        return
+    conn.execute(sql.SQL("delete from {} where _batch_id = any(%s)").format(
+        sql.Identifier(RAW_SCHEMA, feed.table_name)), (previous,))
+    conn.execute(f"delete from {RAW_SCHEMA}.quarantine where batch_id = any(%s)", (previous,))
+    conn.execute(
+        f"""update {RAW_SCHEMA}.load_manifest set status = 'superseded',
+            error = 'replaced by batch ' || %s::text where batch_id = any(%s)""",
+        (batch_id, previous),
+    )

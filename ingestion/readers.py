@@ -1,22 +1,33 @@
 """Format readers: each turns a landing file into ``(line_number, original_text, fields)`` records,
-streaming, without judging the values (that is ``validation``'s job).
+streaming, without judging the values (that is ``validation``'s job). Field names are the feed's
+column names; CSV headers are matched through the columns' aliases.
 
 A file that cannot be read at all raises ``UnreadableFile`` naming the line and the problem.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
+import re
+import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lxml import etree
 
-from ingestion.feeds import Feed
+from ingestion.feeds import FEEDS, Feed, feed_for
 
 Record = tuple[int, str, dict[str, object]]
+
+# What banks write when the payer gave no reference.
+_NO_REFERENCE = {"NONREF", "NOTPROVIDED", ""}
+
+
+def _reference(value: str | None) -> str | None:
+    return None if value is None or value.strip().upper() in _NO_REFERENCE else value.strip()
 
 
 class UnreadableFile(Exception):
@@ -29,52 +40,110 @@ class UnreadableFile(Exception):
 
 
 @dataclass
-class HeaderReport:
-    """What the file's header said, compared with the feed's columns."""
+class FileReport:
+    """What a reader learned about the file besides its records."""
 
-    missing: list[str]
-    extra: list[str]
+    encoding: str | None = None
+    missing_columns: list[str] = field(default_factory=list)
+    extra_columns: list[str] = field(default_factory=list)
+
+    @property
+    def drift(self) -> dict | None:
+        if not (self.missing_columns or self.extra_columns):
+            return None
+        return {"missing": self.missing_columns, "extra": self.extra_columns}
 
 
-def _decode_lines(path: Path) -> Iterator[tuple[int, str]]:
+# --- text files -----------------------------------------------------------------------------
+
+def detect_encoding(path: Path) -> str:
+    """UTF-8 (with or without BOM) when every byte decodes as UTF-8, else GB18030, the superset of
+    GBK/GB2312 that Chinese ERPs and banks export."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with path.open("rb") as handle:
+        head = handle.read(3)
+        handle.seek(0)
+        try:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return "gb18030"
+    return "utf-8-sig" if head == codecs.BOM_UTF8 else "utf-8"
+
+
+def _lines(path: Path, encoding: str) -> Iterator[tuple[int, str]]:
     try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
+        with path.open(encoding=encoding, newline="") as handle:
             yield from enumerate(handle, start=1)
     except UnicodeDecodeError as error:
-        raise UnreadableFile(path, None, f"not valid UTF-8 ({error.reason} at byte {error.start})") from None
+        raise UnreadableFile(path, None, f"undecodable bytes for {encoding} ({error.reason})") from None
 
 
-def read_csv(path: Path, feed: Feed, header_report: HeaderReport) -> Iterator[Record]:
-    lines = _decode_lines(path)
+def _header_key(name: str) -> str:
+    return unicodedata.normalize("NFKC", name).strip().strip('"').lower()
+
+
+def _logical_rows(path: Path, encoding: str) -> Iterator[tuple[int, str, list[str]]]:
+    """CSV rows with the physical line each starts on and its text as delivered; a quoted field
+    may span lines."""
+    consumed: list[str] = []
     try:
-        _, header_line = next(lines)
+        with path.open(encoding=encoding, newline="") as handle:
+
+            def remembered() -> Iterator[str]:
+                for line in handle:
+                    consumed.append(line)
+                    yield line
+
+            reader = csv.reader(remembered(), strict=True)
+            start = 1
+            try:
+                for values in reader:
+                    original = "".join(consumed).rstrip("\r\n")
+                    consumed.clear()
+                    yield start, original, values
+                    start = reader.line_num + 1
+            except csv.Error as error:
+                if "unexpected end of data" in str(error):
+                    raise UnreadableFile(path, start, "file ends inside a quoted field (truncated?)") from None
+                raise UnreadableFile(path, reader.line_num, f"malformed CSV: {error}") from None
+    except UnicodeDecodeError as error:
+        raise UnreadableFile(path, None, f"undecodable bytes for {encoding} ({error.reason})") from None
+
+
+def read_csv(path: Path, feed: Feed, report: FileReport) -> Iterator[Record]:
+    report.encoding = detect_encoding(path)
+    rows = _logical_rows(path, report.encoding)
+    try:
+        _, _, header = next(rows)
     except StopIteration:
         raise UnreadableFile(path, 1, "empty file: no header line") from None
-    header = [name.strip() for name in next(csv.reader([header_line]))]
-    expected = [column.name for column in feed.columns]
-    header_report.missing = [name for name in expected if name not in header]
-    header_report.extra = [name for name in header if name not in expected]
-    required_missing = [c.name for c in feed.columns if c.required and c.name not in header]
+    by_key = {}
+    for column in feed.columns:
+        for name in (column.name, *column.aliases):
+            by_key[_header_key(name)] = column.name
+    mapped = [by_key.get(_header_key(name)) for name in header]
+    report.extra_columns = [name.strip() for name, target in zip(header, mapped, strict=True) if target is None]
+    present = {target for target in mapped if target}
+    report.missing_columns = [c.name for c in feed.columns if c.name not in present]
+    required_missing = [c.name for c in feed.columns if c.required and c.name not in present]
     if required_missing:
         raise UnreadableFile(path, 1, f"header lacks required column(s) {', '.join(required_missing)}")
-    for number, line in lines:
-        if not line.strip():
+    for number, original, values in rows:
+        if not original.strip():
             continue
-        try:
-            values = next(csv.reader([line], strict=True))
-        except csv.Error as error:
-            raise UnreadableFile(path, number, f"malformed CSV: {error}") from None
-        original = line.rstrip("\r\n")
         if len(values) != len(header):
             yield number, original, {"__error__": f"expected {len(header)} fields, found {len(values)}"}
             continue
-        yield number, original, dict(zip(header, values, strict=True))
+        yield number, original, {target: value for target, value in zip(mapped, values, strict=True) if target}
 
 
-def read_jsonl(path: Path, feed: Feed, header_report: HeaderReport) -> Iterator[Record]:
+def read_jsonl(path: Path, feed: Feed, report: FileReport) -> Iterator[Record]:
+    report.encoding = detect_encoding(path)
     expected = {column.name for column in feed.columns}
     seen_extra: set[str] = set()
-    for number, line in _decode_lines(path):
+    for number, line in _lines(path, report.encoding):
         if not line.strip():
             continue
         original = line.rstrip("\r\n")
@@ -88,7 +157,12 @@ def read_jsonl(path: Path, feed: Feed, header_report: HeaderReport) -> Iterator[
             continue
         seen_extra.update(set(document) - expected)
         yield number, original, document
-    header_report.extra = sorted(seen_extra)
+    report.extra_columns = sorted(seen_extra)
+
+
+# --- ISO 20022 camt.053 / camt.054 ------------------------------------------------------------
+
+_SECURE_XML = {"resolve_entities": False, "no_network": True, "load_dtd": False, "huge_tree": False}
 
 
 def _text(element, path: str, namespaces: dict[str, str]) -> str | None:
@@ -96,46 +170,55 @@ def _text(element, path: str, namespaces: dict[str, str]) -> str | None:
     return found.text.strip() if found is not None and found.text else None
 
 
-def read_camt053(path: Path, feed: Feed, header_report: HeaderReport) -> Iterator[Record]:
-    """ISO 20022 camt.053: one record per statement entry (``Ntry``), any 001.xx version."""
-    # Secure parsing: no entity expansion, no network access, no DTD loading.
-    parser_options = {"resolve_entities": False, "no_network": True, "load_dtd": False, "huge_tree": False}
+def _camt_entry(element, ns: dict[str, str], statement_id, account_id) -> dict[str, object]:
+    amount = element.find("c:Amt", ns)
+    details = "c:NtryDtls/c:TxDtls"
+    remittance = [node.text.strip() for node in element.findall(f"{details}/c:RmtInf/c:Ustrd", ns) if node.text]
+    # The payer is Dbtr/Pty/Nm from 001.07 on and Dbtr/Nm before.
+    return {
+        "statement_id": statement_id,
+        "account_id": account_id,
+        "entry_reference": _text(element, "c:AcctSvcrRef", ns) or _text(element, "c:NtryRef", ns),
+        "booking_date": _text(element, "c:BookgDt/c:Dt", ns) or _text(element, "c:BookgDt/c:DtTm", ns),
+        "value_date": _text(element, "c:ValDt/c:Dt", ns) or _text(element, "c:ValDt/c:DtTm", ns),
+        "credit_debit": _text(element, "c:CdtDbtInd", ns),
+        "amount": amount.text.strip() if amount is not None and amount.text else None,
+        "currency": amount.get("Ccy") if amount is not None else None,
+        "end_to_end_id": _reference(_text(element, f"{details}/c:Refs/c:EndToEndId", ns)),
+        "payer_name": _text(element, f"{details}/c:RltdPties/c:Dbtr/c:Pty/c:Nm", ns)
+        or _text(element, f"{details}/c:RltdPties/c:Dbtr/c:Nm", ns),
+        "payer_account": _text(element, f"{details}/c:RltdPties/c:DbtrAcct/c:Id/c:IBAN", ns)
+        or _text(element, f"{details}/c:RltdPties/c:DbtrAcct/c:Id/c:Othr/c:Id", ns),
+        "remittance_information": " ".join(remittance) or None,
+    }
+
+
+def _read_camt(path: Path, report: FileReport, message: str, container: str) -> Iterator[Record]:
+    """One record per entry (``Ntry``) of every statement or notification in the file."""
+    report.encoding = "xml"
+    namespace = None
+    statement_id = account_id = None
     try:
-        context = etree.iterparse(str(path), events=("end",), remove_blank_text=True, **parser_options)
-        statement_id = account_id = None
-        namespace = None
-        for _, element in context:
+        for _, element in etree.iterparse(str(path), events=("end",), remove_blank_text=True, **_SECURE_XML):
             tag = etree.QName(element)
             if namespace is None:
                 namespace = tag.namespace
-                if not namespace or "camt.053" not in namespace:
-                    raise UnreadableFile(path, element.sourceline, f"not a camt.053 document (namespace {namespace!r})")
+                if not namespace or message not in namespace:
+                    problem = f"not a {message} document (namespace {namespace!r})"
+                    raise UnreadableFile(path, element.sourceline, problem)
             ns = {"c": namespace}
             parent = element.getparent()
-            in_statement = parent is not None and etree.QName(parent).localname == "Stmt"
-            if tag.localname == "Id" and in_statement:
+            in_container = parent is not None and etree.QName(parent).localname == container
+            if tag.localname == "Id" and in_container:
                 statement_id = (element.text or "").strip()
-            elif tag.localname == "Acct" and in_statement:
+            elif tag.localname == "Acct" and in_container:
                 account_id = _text(element, "c:Id/c:IBAN", ns) or _text(element, "c:Id/c:Othr/c:Id", ns)
             elif tag.localname == "Ntry":
-                amount = element.find("c:Amt", ns)
-                # Status is <Sts><Cd>BOOK</Cd></Sts> from 001.07 on and plain <Sts>BOOK</Sts> before.
-                fields = {
-                    "statement_id": statement_id,
-                    "account_id": account_id,
-                    "entry_reference": _text(element, "c:AcctSvcrRef", ns) or _text(element, "c:NtryRef", ns),
-                    "booking_date": _text(element, "c:BookgDt/c:Dt", ns) or _text(element, "c:BookgDt/c:DtTm", ns),
-                    "value_date": _text(element, "c:ValDt/c:Dt", ns),
-                    "credit_debit": _text(element, "c:CdtDbtInd", ns),
-                    "amount": amount.text.strip() if amount is not None and amount.text else None,
-                    "currency": amount.get("Ccy") if amount is not None else None,
-                    "end_to_end_id": _text(element, "c:NtryDtls/c:TxDtls/c:Refs/c:EndToEndId", ns),
-                    "payer_name": _text(element, "c:NtryDtls/c:TxDtls/c:RltdPties/c:Dbtr/c:Pty/c:Nm", ns)
-                    or _text(element, "c:NtryDtls/c:TxDtls/c:RltdPties/c:Dbtr/c:Nm", ns),
-                    "remittance_information": _text(element, "c:NtryDtls/c:TxDtls/c:RmtInf/c:Ustrd", ns),
-                }
                 original = etree.tostring(element, encoding="unicode", with_tail=False)
-                yield element.sourceline, original, fields
+                yield element.sourceline, original, _camt_entry(element, ns, statement_id, account_id)
+                element.clear(keep_tail=False)
+            elif tag.localname == container:
+                statement_id = account_id = None
                 element.clear(keep_tail=False)
     except etree.XMLSyntaxError as error:
         raise UnreadableFile(path, error.lineno, f"malformed XML: {error.msg}") from None
@@ -143,9 +226,198 @@ def read_camt053(path: Path, feed: Feed, header_report: HeaderReport) -> Iterato
         raise UnreadableFile(path, None, "empty XML document")
 
 
-READERS = {"csv": read_csv, "jsonl": read_jsonl, "camt053": read_camt053}
+def read_camt053(path: Path, feed: Feed, report: FileReport) -> Iterator[Record]:
+    return _read_camt(path, report, "camt.053", "Stmt")
 
 
-def read(path: Path, feed: Feed, header_report: HeaderReport) -> Iterator[Record]:
-    return READERS[feed.format](path, feed, header_report)
+def read_camt054(path: Path, feed: Feed, report: FileReport) -> Iterator[Record]:
+    return _read_camt(path, report, "camt.054", "Ntfctn")
+
+
+# --- SWIFT MT940 --------------------------------------------------------------------------------
+
+# Structured :86: subfields many banks use: /ORDP//NAME/ACME LTD/REMI/INV-1 INV-2/IBAN/GB29…
+_MT940_SUBFIELD = re.compile(r"/(ORDP|NAME|REMI|EREF|IBAN|ACCW|BENM)/")
+
+
+def _mt940_details(text: str) -> tuple[str | None, str | None, str | None]:
+    """(payer name, payer account, remittance) from a :86: field, structured or free text."""
+    flat = " ".join(text.split())
+    codes = list(_MT940_SUBFIELD.finditer(flat))
+    if not codes:
+        return None, None, flat or None
+    parts: dict[str, str] = {}
+    for current, following in zip(codes, [*codes[1:], None], strict=True):
+        end = following.start() if following else len(flat)
+        parts.setdefault(current.group(1), flat[current.end():end].strip(" /"))
+    name = parts.get("NAME") or parts.get("ORDP") or None
+    account = parts.get("IBAN") or parts.get("ACCW") or None
+    return name, account, parts.get("REMI") or None
+
+
+def _mt940_statements(text: str) -> Iterator[tuple[int, str]]:
+    """Each statement's text with the line it starts on: a statement opens with its :20: field."""
+    start, block = None, []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.startswith(":20:") and block:
+            yield start, "\n".join(block)
+            block = []
+        if line.startswith(":20:"):
+            start = number
+        if start is not None:
+            block.append(line)
+    if block:
+        yield start, "\n".join(block)
+
+
+def read_mt940(path: Path, feed: Feed, report: FileReport) -> Iterator[Record]:
+    """One record per ``:61:`` line of every statement, parsed by the mt-940 library."""
+    import mt940
+
+    report.encoding = detect_encoding(path)
+    text = path.read_text(encoding=report.encoding)
+    statements = list(_mt940_statements(text))
+    if not statements:
+        raise UnreadableFile(path, 1, "not an MT940 file: no statement starts with a :20: field")
+    for first_line, block in statements:
+        lines = block.splitlines()
+        if not any(line.startswith(":62F:") or line.startswith(":62M:") for line in lines):
+            raise UnreadableFile(path, first_line, "statement has no closing balance (:62F:/:62M:): truncated?")
+        detail_lines = [first_line + offset for offset, line in enumerate(lines) if line.startswith(":61:")]
+        statement = mt940.models.Transactions()
+        try:
+            statement.parse(block)
+        except Exception as error:  # the library raises bare exceptions on malformed input
+            raise UnreadableFile(path, first_line, f"malformed MT940 statement: {error}") from None
+        if len(statement.transactions) != len(detail_lines):
+            problem = f"{len(detail_lines)} :61: lines but {len(statement.transactions)} transactions parsed"
+            raise UnreadableFile(path, first_line, problem)
+        account = statement.data.get("account_identification")
+        number, sequence = statement.data.get("statement_number"), statement.data.get("sequence_number") or 1
+        statement_id = f"{account}:{number}/{sequence}"
+        for line, transaction in zip(detail_lines, statement.transactions, strict=True):
+            data = transaction.data
+            amount = data["amount"]
+            details = data.get("transaction_details") or ""
+            name, payer_account, remittance = _mt940_details(details)
+            customer_reference = data.get("customer_reference")
+            original = lines[line - first_line] + (f"\n:86:{details}" if details else "")
+            yield line, original, {
+                "statement_id": statement_id,
+                "account_id": account,
+                "entry_reference": data.get("bank_reference") or customer_reference,
+                "booking_date": str(data.get("entry_date") or data.get("date")),
+                "value_date": str(data.get("date")) if data.get("date") else None,
+                "credit_debit": "DBIT" if amount.amount < 0 else "CRDT",
+                "amount": str(abs(amount.amount)),
+                "currency": amount.currency,
+                "end_to_end_id": _reference(customer_reference),
+                "payer_name": name,
+                "payer_account": payer_account,
+                "remittance_information": remittance,
+            }
+
+
+# --- BAI2 ---------------------------------------------------------------------------------------
+
+def read_bai2(path: Path, feed: Feed, report: FileReport) -> Iterator[Record]:
+    """One record per type-16 transaction detail, parsed by the bai2 library."""
+    from bai2 import bai2
+    from bai2.constants import TypeCodeTransaction
+
+    report.encoding = detect_encoding(path)
+    lines = path.read_text(encoding=report.encoding).splitlines()
+    detail_lines = [number for number, line in enumerate(lines, start=1) if line.startswith("16,")]
+    try:
+        document = bai2.parse_from_lines(lines)
+    except Exception as error:  # the library raises its own and bare exceptions on malformed input
+        raise UnreadableFile(path, None, f"malformed BAI2: {error}") from None
+    index = 0
+    for group in document.children:
+        as_of = group.header.as_of_date
+        for account in group.children:
+            account_id = account.header.customer_account_number
+            currency = account.header.currency or group.header.currency or "USD"
+            for detail in account.children:
+                line = detail_lines[index] if index < len(detail_lines) else 0
+                index += 1
+                direction = detail.type_code.transaction if detail.type_code else None
+                yield line, lines[line - 1] if line else "", {
+                    "statement_id": f"{account_id}:{as_of}",
+                    "account_id": account_id,
+                    "entry_reference": detail.bank_reference or detail.customer_reference,
+                    "booking_date": str(as_of),
+                    "value_date": None,
+                    "credit_debit": "CRDT" if direction == TypeCodeTransaction.credit else "DBIT",
+                    # BAI2 amounts are in the currency's minor unit, without a decimal point.
+                    "amount": f"{detail.amount / 100:.2f}" if detail.amount is not None else None,
+                    "currency": currency,
+                    "end_to_end_id": _reference(detail.customer_reference),
+                    "payer_name": None,
+                    "payer_account": None,
+                    "remittance_information": " ".join((detail.text or "").split()) or None,
+                }
+
+
+READERS = {
+    "csv": read_csv,
+    "jsonl": read_jsonl,
+    "camt053": read_camt053,
+    "camt054": read_camt054,
+    "mt940": read_mt940,
+    "bai2": read_bai2,
+}
+
+
+def read(path: Path, feed: Feed, report: FileReport) -> Iterator[Record]:
+    return READERS[feed.format](path, feed, report)
+
+
+def sniff_format(path: Path) -> str | None:
+    """The format a file's first bytes show, whatever its name."""
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    text = head.lstrip(codecs.BOM_UTF8).lstrip()
+    if text.startswith(b"<"):
+        for message in ("camt.053", "camt.054"):
+            if message.encode() in head:
+                return message.replace(".", "")
+        return None
+    if text.startswith(b"{1:") or text.startswith(b":20:") or b"\n:20:" in head or b"\n:61:" in head:
+        return "mt940"
+    if text.startswith(b"01,"):
+        return "bai2"
+    if text.startswith(b"{"):
+        return "jsonl"
+    return "csv" if b"," in head else None
+
+
+def _header_fits(path: Path, feed: Feed) -> int:
+    """How many of a CSV feed's columns the file's header names; 0 when a required one is missing."""
+    try:
+        encoding = detect_encoding(path)
+        with path.open(encoding=encoding, newline="") as handle:
+            header = {_header_key(name) for name in next(csv.reader([handle.readline()]))}
+    except (UnicodeDecodeError, StopIteration, csv.Error):
+        return 0
+    matched = [c for c in feed.columns if {_header_key(n) for n in (c.name, *c.aliases)} & header]
+    if any(c.required and c not in matched for c in feed.columns):
+        return 0
+    return len(matched)
+
+
+def identify_feed(path: Path, source: str | None = None) -> Feed | None:
+    """The feed a file belongs to: by its name within its source, else by its content (format, and
+    for CSV the header that fits a feed best). ``source`` narrows the search when known."""
+    sources = [source] if source else sorted({feed.source for feed in FEEDS})
+    for candidate in sources:
+        feed = feed_for(candidate, path.name)
+        if feed is not None:
+            return feed
+    file_format = sniff_format(path)
+    candidates = [feed for feed in FEEDS if feed.format == file_format and feed.source in sources]
+    if file_format == "csv":
+        fits = sorted(((_header_fits(path, feed), feed.name, feed) for feed in candidates), reverse=True)
+        return fits[0][2] if fits and fits[0][0] > 0 else None
+    return candidates[0] if candidates else None
 

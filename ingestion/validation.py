@@ -13,13 +13,21 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 import pycountry
+from stdnum import iban as iban_number
+from stdnum.cn import ric as resident_id_number
 from stdnum.cn import uscc as uscc_number
+from stdnum.eu import vat as eu_vat
 
 from ingestion.feeds import Column, Feed
 
 # Active ISO 4217 codes, from pycountry's copy of the standard.
 ISO_4217 = frozenset(currency.alpha_3 for currency in pycountry.currencies)
 _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y.%m.%d", "%Y年%m月%d日")
+_CREDIT = {"crdt", "c", "cr", "credit", "贷", "收入", "贷方"}
+_DEBIT = {"dbit", "d", "dr", "debit", "借", "支出", "借方"}
+_MOBILE = re.compile(r"(?:\+?86)?1[3-9]\d{9}")
+_INTERNATIONAL_PHONE = re.compile(r"\+\d{7,15}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _TRUE = {"true", "t", "1", "yes", "y", "是"}
 _FALSE = {"false", "f", "0", "no", "n", "否"}
 
@@ -32,6 +40,11 @@ class InvalidValue(ValueError):
 class Rejection:
     field: str
     reason: str
+
+    @property
+    def kind(self) -> str:
+        """The reason without the offending value, for counting: "invoice_date: not a date"."""
+        return f"{self.field}: {self.reason.split(':')[0]}"
 
 
 def _half_width(text: str) -> str:
@@ -101,6 +114,43 @@ def _convert(column: Column, raw: object) -> object:
             if not uscc_number.is_valid(code):
                 raise InvalidValue(f"invalid Unified Social Credit Code: {text!r}")
             return code
+        case "rate":
+            try:
+                return Decimal(_half_width(text).replace(",", ""))
+            except InvalidOperation:
+                raise InvalidValue(f"not a rate: {text!r}") from None
+        case "direction":
+            lowered = _half_width(text).lower()
+            if lowered in _CREDIT:
+                return "CRDT"
+            if lowered in _DEBIT:
+                return "DBIT"
+            raise InvalidValue(f"not a credit/debit indicator: {text!r}")
+        case "resident_id":
+            code = _half_width(text).upper()
+            if not resident_id_number.is_valid(code):
+                raise InvalidValue("invalid resident identity number (length, date or check character)")
+            return code
+        case "mobile":
+            number = re.sub(r"[\s\-()]", "", _half_width(text))
+            if not (_MOBILE.fullmatch(number) or _INTERNATIONAL_PHONE.fullmatch(number)):
+                raise InvalidValue("not a mobile phone number")
+            return number
+        case "email":
+            address = _half_width(text)
+            if not _EMAIL.fullmatch(address):
+                raise InvalidValue("not an e-mail address")
+            return address
+        case "iban":
+            code = iban_number.compact(_half_width(text))
+            if not iban_number.is_valid(code):
+                raise InvalidValue(f"invalid IBAN: {text!r}")
+            return code
+        case "vat":
+            code = eu_vat.compact(_half_width(text))
+            if not eu_vat.is_valid(code):
+                raise InvalidValue(f"invalid VAT number: {text!r}")
+            return code
     raise AssertionError(f"unknown column type {column.type}")
 
 
@@ -119,5 +169,9 @@ def validate(feed: Feed, fields: dict[str, object]) -> tuple[list[object] | None
         try:
             values.append(_convert(column, raw))
         except InvalidValue as error:
-            return None, Rejection(column.name, str(error))
+            reason = str(error)
+            # A reason must never carry personal data: name the problem, not the value.
+            if column.pii and str(raw).strip() and str(raw).strip() in reason:
+                reason = f"invalid {column.type.replace('_', ' ')}"
+            return None, Rejection(column.name, reason)
     return values, None

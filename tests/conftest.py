@@ -46,6 +46,8 @@ os.environ["CREDIT_DW_DATABASE_URL"] = WAREHOUSE_URL
 os.environ["CREDIT_DW_AIRFLOW_DATABASE_URL"] = AIRFLOW_URL
 os.environ["CREDIT_DW_HOME"] = str(SESSION_HOME)
 os.environ.pop("CREDIT_DW_LANDING_DIR", None)
+# A transient failure in a test run retries after seconds, not the production half-minute.
+os.environ["CREDIT_DW_RETRY_DELAY_SECONDS"] = "2"
 
 # Airflow reads its configuration on first import: point it at this session's metadata database now.
 from credit_dw.orchestrator import configure_airflow_environment  # noqa: E402
@@ -98,3 +100,14 @@ def fresh_settings(monkeypatch):
 
     yield apply
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def fresh_database_url():
+    """An empty database of its own for one test, dropped afterwards."""
+    name = f"{SESSION_DATABASE}_{uuid.uuid4().hex[:6]}"
+    with _admin() as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    yield _url_for(name)
+    with _admin() as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))

@@ -22,7 +22,9 @@ def test_every_dag_file_imports_without_errors(dag_bag):
 def test_credit_nightly_runs_the_stages_in_order(dag_bag):
     dag = dag_bag.dags["credit_nightly"]
     assert dag is not None
-    order = ["resolve_business_date", "ingest", "quality_gate", "transform", "score"]
+    order = ["resolve_business_date", "load.ingest", "load.quality_gate", "transform.build_staging",
+             "transform.resolve_entities", "transform.build_marts", "transform.publish", "score.score_pd",
+             "score.decide", "score.report"]
     for upstream, downstream in zip(order, order[1:], strict=False):
         assert downstream in dag.get_task(upstream).downstream_task_ids, f"{upstream} -> {downstream}"
     assert dag.max_active_runs == 1
@@ -33,3 +35,12 @@ def test_credit_nightly_runs_at_two_in_the_business_time_zone(dag_bag):
     timetable = dag_bag.dags["credit_nightly"].timetable
     assert timetable.summary == "0 2 * * *"
     assert str(timetable._timezone) in {"Asia/Shanghai", "Timezone('Asia/Shanghai')"}
+
+
+def test_tasks_retry_with_backoff_and_publish_assets(dag_bag):
+    dag = dag_bag.dags["credit_nightly"]
+    ingest = dag.get_task("load.ingest")
+    assert ingest.retries >= 1 and ingest.retry_exponential_backoff
+    assert {asset.name for asset in ingest.outlets} == {"credit_dw.raw.bank", "credit_dw.raw.bureau",
+                                                         "credit_dw.raw.crm", "credit_dw.raw.erp"}
+    assert [asset.name for asset in dag.get_task("transform.publish").outlets] == ["credit_dw.marts"]

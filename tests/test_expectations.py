@@ -10,22 +10,16 @@ from decimal import Decimal
 
 import psycopg
 import pytest
-from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from expectations.suites import ERP_INVOICES, SUITES, Suite
+from expectations.suites import SUITES
 from expectations.validate import (
     QualityGateFailed,
     ValidationOutcome,
     assert_passed,
     validate_table,
 )
-
-INVOICE_COLUMNS = """
-    invoice_id text, customer_id text, invoice_date date, due_date date, currency text,
-    amount numeric(18,2), _batch_id bigint, _source_file text, _source_line integer,
-    _loaded_at timestamptz
-"""
+from ingestion.load import ensure_raw_schema
 
 # (invoice_id, customer_id, invoice_date, due_date, currency, amount, _batch_id)
 CLEAN_INVOICES = [
@@ -40,31 +34,23 @@ DIRTY_INVOICES = [
     ("INV-4", "C-3", date(2026, 10, 5), date(2026, 9, 30), "CNY", Decimal("10.00"), 1),
     ("INV-5", "C-3", date(2026, 10, 6), date(2026, 11, 5), "XXY", Decimal("10.00"), 1),
 ]
+INVOICES, INVOICE_WARNINGS = SUITES["raw_erp_invoices"], SUITES["raw_erp_invoices_warnings"]
 
 
 @pytest.fixture
-def invoices_suite(warehouse_url: str) -> Suite:
-    """The invoice suite pointed at a fresh, empty copy of raw.erp_invoices for this test alone
-    (a table of its own, so tests can run in parallel workers on the same database)."""
-    suite = dataclasses.replace(ERP_INVOICES, table=f"erp_invoices_{uuid.uuid4().hex[:8]}")
-    table = sql.Identifier(suite.schema, suite.table)
-    with psycopg.connect(warehouse_url) as conn:
-        # parallel workers would race on creating the shared schema
-        conn.execute("select pg_advisory_xact_lock(hashtext('test_expectations'))")
-        conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(suite.schema)))
-        conn.execute(sql.SQL("drop table if exists {}").format(table))
-        conn.execute(sql.SQL("create table {} ({})").format(table, sql.SQL(INVOICE_COLUMNS)))
-    return suite
+def database(fresh_database_url: str) -> str:
+    """A fresh warehouse database with the raw tables the ingestion creates."""
+    with psycopg.connect(fresh_database_url) as conn:
+        ensure_raw_schema(conn)
+    return fresh_database_url
 
 
-def insert_invoices(database_url: str, suite: Suite, rows: list[tuple]) -> None:
+def insert_invoices(database_url: str, rows: list[tuple]) -> None:
     with psycopg.connect(database_url) as conn:
         conn.cursor().executemany(
-            sql.SQL(
-                """insert into {} (invoice_id, customer_id, invoice_date, due_date, currency,
-                   amount, _batch_id, _source_file, _source_line, _loaded_at)
-                   values (%s, %s, %s, %s, %s, %s, %s, 'invoices_20261001.csv', %s, now())"""
-            ).format(sql.Identifier(suite.schema, suite.table)),
+            """insert into raw.erp_invoices (invoice_id, customer_id, invoice_date, due_date, currency,
+               amount, _batch_id, _source_file, _source_line, _loaded_at)
+               values (%s, %s, %s, %s, %s, %s, %s, 'invoices_20261001.csv', %s, now())""",
             [(*row, line) for line, row in enumerate(rows, start=2)],
         )
 
@@ -79,70 +65,86 @@ def stored_results(database_url: str, run_id: str) -> list[tuple]:
         ).fetchall()
 
 
-def test_clean_invoices_pass_and_are_recorded(warehouse_url, invoices_suite, capfd):
-    insert_invoices(warehouse_url, invoices_suite, CLEAN_INVOICES)
+def test_clean_invoices_pass_and_are_recorded(database, capfd):
+    insert_invoices(database, CLEAN_INVOICES)
     run_id = f"test-{uuid.uuid4()}"
 
-    outcome = validate_table(warehouse_url, invoices_suite, run_id=run_id)
+    outcome = validate_table(database, INVOICES, run_id=run_id)
 
     assert outcome.success, outcome.failures
-    assert (outcome.evaluated, outcome.failed, outcome.failures) == (
-        len(invoices_suite.expectations), 0, [],
-    )
-    assert outcome.table == f"raw.{invoices_suite.table}"
-    assert stored_results(warehouse_url, run_id) == [
-        (
-            invoices_suite.name, outcome.table, True, True, outcome.evaluated, 0, [], "true",
-        )
+    assert (outcome.evaluated, outcome.failed, outcome.failures) == (len(INVOICES.expectations), 0, [])
+    assert outcome.table == "raw.erp_invoices"
+    assert stored_results(database, run_id) == [
+        (INVOICES.name, outcome.table, True, True, outcome.evaluated, 0, [], "true")
     ]
     assert_passed([outcome])
     assert "Calculating Metrics" not in capfd.readouterr().err, "GX progress bars are not off"
 
 
-def test_dirty_invoices_fail_the_gate_with_named_expectations(warehouse_url, invoices_suite):
-    insert_invoices(warehouse_url, invoices_suite, CLEAN_INVOICES + DIRTY_INVOICES)
+def test_dirty_invoices_fail_the_gate_with_named_expectations(database):
+    insert_invoices(database, CLEAN_INVOICES + DIRTY_INVOICES)
     run_id = f"test-{uuid.uuid4()}"
 
-    outcome = validate_table(warehouse_url, invoices_suite, run_id=run_id)
+    outcome = validate_table(database, INVOICES, run_id=run_id)
+    duplicates = validate_table(database, INVOICE_WARNINGS, run_id=run_id)
 
     assert not outcome.success
     assert outcome.failures == [
-        "expect_compound_columns_to_be_unique(invoice_id, _batch_id): 2 unexpected values, "
-        "e.g. [['INV-1', 1]]",
+        "expect_column_values_to_be_in_set(currency): 1 unexpected value, e.g. ['XXY']",
         "expect_column_pair_values_a_to_be_greater_than_b(due_date, invoice_date): "
         "1 unexpected value, e.g. [['2026-09-30', '2026-10-05']]",
-        "expect_column_values_to_be_in_set(currency): 1 unexpected value, e.g. ['XXY']",
     ]
-    assert outcome.failed == 3
-    [stored] = stored_results(warehouse_url, run_id)
-    assert stored[3:7] == (False, outcome.evaluated, 3, outcome.failures)
+    assert outcome.failed == 2
+    assert not duplicates.success and not duplicates.blocking
+    assert duplicates.failures == [
+        "expect_compound_columns_to_be_unique(invoice_id, _batch_id): 2 unexpected values, e.g. [['INV-1', 1]]"
+    ]
+    stored = {row[0]: row for row in stored_results(database, run_id)}
+    assert stored[INVOICES.name][3:7] == (False, outcome.evaluated, 2, outcome.failures)
     with pytest.raises(QualityGateFailed) as raised:
-        assert_passed([outcome])
+        assert_passed([outcome, duplicates])
     message = str(raised.value)
     assert outcome.table in message
     assert all(failure in message for failure in outcome.failures)
 
 
-def test_unix_socket_url_reaches_the_warehouse(warehouse_url, invoices_suite):
-    insert_invoices(warehouse_url, invoices_suite, CLEAN_INVOICES)
-    database = make_url(warehouse_url).database
-    socket_url = f"postgresql://postgres@/{database}?host=/var/run/postgresql"
+def test_unix_socket_url_reaches_the_warehouse(database):
+    insert_invoices(database, CLEAN_INVOICES)
+    socket_url = f"postgresql://postgres@/{make_url(database).database}?host=/var/run/postgresql"
 
-    outcome = validate_table(socket_url, invoices_suite, run_id=f"test-{uuid.uuid4()}")
+    outcome = validate_table(socket_url, INVOICES, run_id=f"test-{uuid.uuid4()}")
 
     assert outcome.success, outcome.failures
 
 
-def test_missing_column_is_reported_not_raised(warehouse_url, invoices_suite):
-    insert_invoices(warehouse_url, invoices_suite, CLEAN_INVOICES)
-    with psycopg.connect(warehouse_url) as conn:
-        conn.execute(
-            sql.SQL("alter table {} drop column amount").format(
-                sql.Identifier(invoices_suite.schema, invoices_suite.table)
-            )
-        )
+def test_only_the_batches_of_this_run_are_checked(database):
+    insert_invoices(database, CLEAN_INVOICES + [("INV-9", "C-3", date(2026, 10, 6), date(2026, 11, 5), "XXY",
+                                                 Decimal("10.00"), 3)])
+    assert validate_table(database, INVOICES, run_id="t", batch_ids=[1, 2]).success
+    assert not validate_table(database, INVOICES, run_id="t", batch_ids=[3]).success
 
-    outcome = validate_table(warehouse_url, invoices_suite, run_id=f"test-{uuid.uuid4()}")
+
+def test_check_characters_are_verified_in_the_warehouse(database):
+    from stdnum.cn import uscc
+
+    valid = "91310000MA1FL8TQ3" + uscc.calc_check_digit("91310000MA1FL8TQ3")
+    broken = valid[:-1] + ("0" if valid[-1] != "0" else "1")
+    with psycopg.connect(database) as conn:
+        conn.cursor().executemany(
+            """insert into raw.crm_accounts (account_id, account_name, uscc, _batch_id, _source_file,
+               _source_line, _loaded_at) values (%s, 'x', %s, 1, 'accounts.csv', 2, now())""",
+            [("A1", valid), ("A2", broken), ("A3", None)],
+        )
+    outcome = validate_table(database, SUITES["raw_crm_accounts"], run_id="t")
+    assert outcome.failures == ["unexpected_rows_expectation [uscc carries a valid check character]: 1 row failed"]
+
+
+def test_missing_column_is_reported_not_raised(database):
+    insert_invoices(database, CLEAN_INVOICES)
+    with psycopg.connect(database) as conn:
+        conn.execute("alter table raw.erp_invoices drop column amount")
+
+    outcome = validate_table(database, INVOICES, run_id=f"test-{uuid.uuid4()}")
 
     assert not outcome.success
     assert outcome.failures[0].startswith("expect_table_columns_to_match_set: missing ['amount']")

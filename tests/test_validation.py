@@ -38,7 +38,7 @@ def test_a_row_is_typed_or_rejected_with_field_and_reason():
             "due_date": "2026-10-31", "currency": "cny", "amount": "1,000.00"}
     values, rejection = validate(feed, good)
     assert rejection is None
-    assert values == ["INV1", "C1", date(2026, 10, 1), date(2026, 10, 31), "CNY", Decimal("1000.00")]
+    assert values == ["INV1", "C1", None, date(2026, 10, 1), date(2026, 10, 31), None, "CNY", Decimal("1000.00")]
 
     _, rejection = validate(feed, {**good, "currency": "XXY"})
     assert rejection.field == "currency" and "ISO 4217" in rejection.reason
@@ -50,7 +50,7 @@ def test_a_row_is_typed_or_rejected_with_field_and_reason():
 
 def test_unified_social_credit_codes_are_checked():
     feed = feed_named("erp_customers")
-    row = {"customer_id": "C1", "customer_name": "上海某某有限公司", "uscc": "91310000MA1FL8TQ3K",
+    row = {"customer_id": "C1", "customer_name": "上海某某有限公司", "uscc": "91310000MA1FL8TQ36",
            "payment_terms": "NET30", "credit_limit": "100000", "currency": "CNY"}
     from stdnum.cn import uscc
 

@@ -3,18 +3,7 @@ with
 
 source as (
 
-    select * from {{ source('bank', 'bank_statement_entries') }}
-
-),
-
-ranked as (
-
-    select
-        *,
-        row_number() over (
-            partition by account_id, entry_reference order by _batch_id desc, _source_line desc
-        ) as delivery_rank
-    from source
+    {{ ar_latest_delivery(source('bank', 'bank_statement_entries'), ['account_id', 'entry_reference']) }}
 
 ),
 
@@ -32,13 +21,13 @@ final as (
         currency,
         end_to_end_id,
         payer_name,
+        payer_account_hash,
         remittance_information,
-        -- invoice numbers the payer cited, e.g. "货款 INV26100000010"
-        (regexp_match(remittance_information, '(INV[0-9]{6,})'))[1] as cited_invoice_id,
         _batch_id as batch_id,
-        _loaded_at as loaded_at
-    from ranked
-    where delivery_rank = 1
+        _loaded_at as loaded_at,
+        first_batch_id,
+        first_loaded_at
+    from source
 
 )
 

@@ -3,18 +3,7 @@ with
 
 source as (
 
-    select * from {{ source('crm', 'crm_accounts') }}
-
-),
-
-ranked as (
-
-    select
-        *,
-        row_number() over (
-            partition by account_id order by _batch_id desc, _source_line desc
-        ) as delivery_rank
-    from source
+    {{ latest_delivery(source('crm', 'crm_accounts'), ['account_id']) }}
 
 ),
 
@@ -24,11 +13,13 @@ final as (
         account_id,
         account_name,
         uscc,
+        city,
+        industry,
         owner_id,
+        created_date,
         _batch_id as batch_id,
         _loaded_at as loaded_at
-    from ranked
-    where delivery_rank = 1
+    from source
 
 )
 

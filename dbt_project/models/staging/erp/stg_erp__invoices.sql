@@ -3,18 +3,7 @@ with
 
 source as (
 
-    select * from {{ source('erp', 'erp_invoices') }}
-
-),
-
-ranked as (
-
-    select
-        *,
-        row_number() over (
-            partition by invoice_id order by _batch_id desc, _source_line desc
-        ) as delivery_rank
-    from source
+    {{ ar_latest_delivery(source('erp', 'erp_invoices'), ['invoice_id']) }}
 
 ),
 
@@ -23,14 +12,17 @@ final as (
     select
         invoice_id,
         customer_id,
+        order_id,
         invoice_date,
         due_date,
+        payment_terms,
         currency,
         amount as invoice_amount,
         _batch_id as batch_id,
-        _loaded_at as loaded_at
-    from ranked
-    where delivery_rank = 1
+        _loaded_at as loaded_at,
+        first_batch_id,
+        first_loaded_at
+    from source
 
 )
 

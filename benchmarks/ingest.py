@@ -1,0 +1,219 @@
+"""Ingestion throughput against a bare COPY of the same rows and against pandas ``to_sql``.
+
+    python -m benchmarks.ingest --json [--scale medium] [--limit-files N]
+
+Loads the sandbox's invoice feed (GB18030, Chinese headers) four ways into tables of the same
+definition (indexes included) in a scratch database on the warehouse server, in one run:
+- ingest: ``ingestion.load.load_file`` per file, one transaction per file as the pipeline runs it
+  (decode, map headers, validate, COPY, quarantine). A CSV file that ``ingestion.arrow_csv.can_load``
+  accepts takes the vectorised path;
+- copy: the floor, the fastest honest bare COPY of the same rows: the rows ingest loaded, already
+  validated and rendered as CSV text beforehand, sent in one ``COPY … FROM STDIN (FORMAT csv)`` that
+  the server parses: no Python work per row, no per-file transaction, only the server's parse,
+  insert and index maintenance;
+- to_sql: the same rows as a DataFrame through ``pandas.DataFrame.to_sql`` (a 100,000-row sample);
+- reference_ingest: ingest again with every file on the reference row path (read, validate and
+  ``write_row`` per row), to show what the fast path gains.
+Prints {"rows", "copy_rows_per_s", "ingest_rows_per_s", "to_sql_rows_per_s", ...}.
+``ingest_peak_rss_mb`` is the process's peak RSS right after the ingest phase: the sandbox is
+generated in a child process and the baselines' data is prepared only afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import multiprocessing
+import resource
+import time
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+import ingestion.load
+from credit_dw import warehouse
+from credit_dw.settings import get_settings
+from ingestion import arrow_csv
+from ingestion.feeds import LINEAGE_COLUMNS, feed_named
+from ingestion.load import ensure_raw_schema, load_file
+from ingestion.readers import FileReport, read
+from ingestion.validation import validate
+
+FEED = feed_named("erp_invoices")
+START, END = date(2025, 10, 1), date(2026, 10, 31)
+COPY_CHUNK_BYTES = 1 << 20
+
+# Whether load_file itself sends CSV files that can_load accepts to the fast path.
+LOAD_FILE_DISPATCHES = hasattr(ingestion.load, "arrow_csv")
+
+
+def sandbox_files(scale: str) -> list[Path]:
+    root = get_settings().home / "benchmarks" / scale
+    if not (root / "landing").exists():
+        print(f"generating the {scale} sandbox into {root} (once)…", flush=True)
+        # In a child process, so that the generator's memory does not count as ingestion's.
+        child = multiprocessing.get_context("spawn").Process(target=_generate, args=(root, scale))
+        child.start()
+        child.join()
+        if child.exitcode:
+            raise SystemExit(f"sandbox generation failed (exit code {child.exitcode})")
+    return sorted((root / "landing" / "erp").glob("*/invoices_*.csv"))
+
+
+def _generate(root: Path, scale: str) -> None:
+    from sandbox.generator import generate
+
+    generate(root, start=START, end=END, seed=42, scale=scale)
+
+
+def ingest_file(conn: psycopg.Connection, path: Path, batch_id: int) -> tuple[int, bool]:
+    """(rows loaded, whether the fast path loaded them) for one file, as the pipeline loads it."""
+    fast = arrow_csv.can_load(path)
+    if fast and not LOAD_FILE_DISPATCHES:  # until load_file makes this choice itself
+        return arrow_csv.load_csv_arrow(conn, FEED, path, batch_id)[1], fast
+    return load_file(conn, FEED, path, batch_id)[1], fast
+
+
+def ingest(conn: psycopg.Connection, files: list[Path], batch_id: int) -> tuple[int, int, float]:
+    """(rows loaded, files on the fast path, seconds): each file in a transaction of its own."""
+    started = time.perf_counter()
+    rows = fast_files = 0
+    for path in files:
+        loaded, fast = ingest_file(conn, path, batch_id)
+        rows += loaded
+        fast_files += fast
+        conn.commit()
+    return rows, fast_files, time.perf_counter() - started
+
+
+def reference_ingest(conn: psycopg.Connection, files: list[Path], batch_id: int) -> float:
+    """Seconds to ingest the files with every one of them on the reference row path."""
+    can_load = arrow_csv.can_load
+    arrow_csv.can_load = lambda _path: False  # what load_file asks before taking the fast path
+    try:
+        started = time.perf_counter()
+        for path in files:
+            load_file(conn, FEED, path, batch_id)
+            conn.commit()
+        return time.perf_counter() - started
+    finally:
+        arrow_csv.can_load = can_load
+
+
+def scratch_database() -> str:
+    url = warehouse._plain(warehouse.database_url())
+    scratch = url.set(database=f"credit_dw_bench_{uuid.uuid4().hex[:8]}").render_as_string(hide_password=False)
+    warehouse.ensure_database(scratch)
+    return scratch
+
+
+def drop_database(url: str) -> None:
+    name = warehouse._plain(url).database
+    admin = warehouse._plain(url).set(database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+def as_csv(rows: list[list]) -> bytes:
+    """Rows of typed values as COPY's CSV: None is an unquoted empty field, NULL to the server."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    for row in rows:
+        writer.writerow(["" if value is None else value.isoformat() if isinstance(value, date) else value
+                         for value in row])
+    return buffer.getvalue().encode()
+
+
+def run(scale: str, limit_files: int | None) -> dict:
+    files = sandbox_files(scale)[:limit_files]
+    url = scratch_database()
+    try:
+        with psycopg.connect(url) as conn:
+            ensure_raw_schema(conn)
+            for name in ("bench_copy", "bench_to_sql"):
+                conn.execute(f"create table raw.{name} (like raw.erp_invoices including all)")
+            conn.commit()
+
+            batch_id = conn.execute(
+                """insert into raw.load_manifest (source, feed, business_date, path, extract, delivery,
+                   size_bytes, sha256, status) values ('erp', 'erp_invoices', current_date, 'benchmark',
+                   'benchmark', 1, 0, '', 'loading') returning batch_id"""
+            ).fetchone()[0]
+            conn.commit()
+            rss_before_ingest = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            rows, fast_files, ingest_seconds = ingest(conn, files, batch_id)
+            ingest_peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            conn.execute("truncate raw.erp_invoices, raw.quarantine")
+            conn.commit()
+            reference_seconds = reference_ingest(conn, files, batch_id)
+
+            loaded_at = datetime.now(UTC)
+            prepared = []
+            for path in files:
+                for line, _, fields in read(path, FEED, FileReport()):
+                    values, rejection = validate(FEED, fields)
+                    if rejection is None:
+                        prepared.append([*values, batch_id, str(path), line, loaded_at])
+            columns = [c.name for c in FEED.columns] + list(LINEAGE_COLUMNS)
+            text = as_csv(prepared)
+            started = time.perf_counter()
+            with conn.cursor() as cursor, cursor.copy(
+                sql.SQL("copy raw.bench_copy ({}) from stdin (format csv)").format(
+                    sql.SQL(", ").join(map(sql.Identifier, columns)))
+            ) as copy:
+                for offset in range(0, len(text), COPY_CHUNK_BYTES):
+                    copy.write(text[offset:offset + COPY_CHUNK_BYTES])
+            conn.commit()
+            copy_seconds = time.perf_counter() - started
+
+        import pandas as pd
+        import sqlalchemy as sa
+
+        frame = pd.DataFrame(prepared, columns=columns)
+        frame["amount"] = frame["amount"].astype(float)  # Decimal objects would be sent as text
+        sample = frame.head(min(len(frame), 100_000))  # to_sql is slow: time a sample, report rows/s
+        engine = sa.create_engine(warehouse.sqlalchemy_url(url))
+        started = time.perf_counter()
+        sample.to_sql("bench_to_sql", engine, schema="raw", if_exists="append", index=False, chunksize=10_000)
+        to_sql_seconds = time.perf_counter() - started
+        engine.dispose()
+    finally:
+        drop_database(url)
+    ingest_rate, copy_rate = rows / ingest_seconds, len(prepared) / copy_seconds
+    to_sql_rate, reference_rate = len(sample) / to_sql_seconds, rows / reference_seconds
+    return {
+        "scale": scale,
+        "files": len(files),
+        "fast_path_files": fast_files,
+        "rows": rows,
+        "csv_mb": round(sum(path.stat().st_size for path in files) / 2**20, 1),
+        "copy_rows_per_s": round(copy_rate),
+        "ingest_rows_per_s": round(ingest_rate),
+        "to_sql_rows_per_s": round(to_sql_rate),
+        "reference_ingest_rows_per_s": round(reference_rate),
+        "ingest_vs_copy": round(ingest_rate / copy_rate, 3),
+        "ingest_vs_to_sql": round(ingest_rate / to_sql_rate, 1),
+        "ingest_vs_reference_ingest": round(ingest_rate / reference_rate, 1),
+        "rss_before_ingest_mb": round(rss_before_ingest / 1024),
+        "ingest_peak_rss_mb": round(ingest_peak_rss / 1024),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", default="medium", choices=["tiny", "small", "medium", "large"])
+    parser.add_argument("--limit-files", type=int, default=None, help="only the first N daily files")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args()
+    result = run(args.scale, args.limit_files)
+    print(json.dumps(result) if args.json else "\n".join(f"{k:>20}: {v}" for k, v in result.items()))
+
+
+if __name__ == "__main__":
+    main()

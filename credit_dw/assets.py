@@ -1,0 +1,13 @@
+"""Airflow assets: what the pipeline produces, declared once. Producers list them as ``outlets``;
+downstream DAGs schedule on them, so they run when the data they need has changed."""
+
+from __future__ import annotations
+
+from airflow.sdk import Asset
+
+from ingestion.feeds import FEEDS
+
+RAW_SOURCES = {source: Asset(f"credit_dw.raw.{source}") for source in sorted({feed.source for feed in FEEDS})}
+STAGING = Asset("credit_dw.staging")
+PUBLISHED_MARTS = Asset("credit_dw.marts")
+CREDIT_WARNINGS = Asset("credit_dw.scoring.credit_warnings")

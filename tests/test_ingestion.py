@@ -1,0 +1,132 @@
+"""Loading landing files into raw: lossless (loaded or quarantined with a reason), idempotent,
+re-deliveries supersede, unreadable files leave nothing behind, personal data never in plaintext."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from ingestion.load import ingest
+from ingestion.pii import protector
+
+DAY = date(2026, 10, 5)
+PERSONAL = ["张伟", "13812345678", "zhang.wei@example.com", "110101199003074477", "王芳", "13987654321"]
+
+
+def drop(landing: Path, source: str, name: str, content: str, encoding: str = "utf-8") -> Path:
+    path = landing / source / DAY.isoformat() / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content.encode(encoding))
+    return path
+
+
+@pytest.fixture
+def landing(tmp_path) -> Path:
+    landing = tmp_path / "landing"
+    drop(landing, "crm", "contacts_20261005.csv",
+         "contact_id,account_id,contact_name,title,mobile,email\n"
+         "K1,A1,张伟,财务经理,138-1234-5678,zhang.wei@example.com\n"
+         "K2,A2,王芳,,13987654321,\n"
+         "K3,A2,赵六,,12345,\n")
+    drop(landing, "erp", "customers_20261005.csv",
+         "客户编码,客户名称,统一社会信用代码,收款条件,信用额度,币别,法定代表人,法人身份证号,法人手机\n"
+         "C1,上海华信电子科技有限公司,91310000MA1FL8TQ36,NET30,\"500,000.00\",CNY,王芳,110101199003074477,13987654321\n"
+         "C2,北京恒通建材有限公司,,NET60,２００００．００,CNY,,,\n"
+         "C3,坏数据有限公司,,NET30,N/A,RMB,,,\n",
+         encoding="gb18030")
+    return landing
+
+
+def scalar(url: str, query: str, *params):
+    with psycopg.connect(url) as conn:
+        return conn.execute(query, params).fetchone()[0]
+
+
+def test_every_row_is_loaded_or_quarantined_and_personal_data_is_never_plaintext(
+    landing, fresh_database_url, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    summary = ingest(DAY, landing_dir=landing, database_url=fresh_database_url, run_id="t1")
+
+    assert summary.failure() is None
+    by_feed = {Path(f.path).name: f for f in summary.files}
+    contacts, customers = by_feed["contacts_20261005.csv"], by_feed["customers_20261005.csv"]
+    assert (contacts.rows_read, contacts.rows_loaded, contacts.rows_quarantined) == (3, 2, 1)
+    assert (customers.rows_read, customers.rows_loaded, customers.rows_quarantined) == (3, 2, 1)
+    assert customers.reasons == {"credit_limit: not an amount": 1}
+    assert scalar(fresh_database_url, "select credit_limit from raw.erp_customers where customer_id = 'C2'") == 20000
+    assert scalar(
+        fresh_database_url,
+        "select count(*) from raw.load_manifest where rows_read <> rows_loaded + rows_quarantined",
+    ) == 0
+
+    # No plaintext personal data anywhere in the database, nor in the logs.
+    with psycopg.connect(fresh_database_url) as conn:
+        dump = "\n".join(
+            str(row) for table in ("raw.crm_contacts", "raw.erp_customers", "raw.quarantine", "raw.load_manifest")
+            for row in conn.execute(f"select * from {table}").fetchall()
+        )
+    for value in PERSONAL + ["138-1234-5678", "12345,"]:
+        assert value not in dump, value
+        assert value not in caplog.text, value
+
+    # Equality lookups through the blind index, and the ciphertext decrypts under the key.
+    index = protector().blind_index("+86 139 8765 4321")
+    with psycopg.connect(fresh_database_url) as conn:
+        (encrypted,) = conn.execute(
+            "select contact_name_encrypted from raw.crm_contacts where mobile_hash = %s", (index,)
+        ).fetchone()
+        assert conn.execute(
+            "select count(*) from raw.erp_customers where legal_rep_mobile_hash = %s", (index,)
+        ).fetchone()[0] == 1
+    assert protector().decrypt(bytes(encrypted)) == "王芳"
+    masked = ("select legal_rep_id_number_masked, legal_rep_mobile_masked, legal_rep_name_masked"
+              " from raw.erp_customers where customer_id = 'C1'")
+    with psycopg.connect(fresh_database_url) as conn:
+        assert conn.execute(masked).fetchone() == ("110***********4477", "139****4321", "王*")
+
+
+def test_a_second_ingest_changes_nothing(landing, fresh_database_url):
+    ingest(DAY, landing_dir=landing, database_url=fresh_database_url)
+    counts = ("select row((select count(*) from raw.crm_contacts), (select count(*) from raw.load_manifest),"
+              " (select count(*) from raw.quarantine))::text")
+    before = scalar(fresh_database_url, counts)
+    again = ingest(DAY, landing_dir=landing, database_url=fresh_database_url)
+    assert {f.status for f in again.files} == {"skipped"}
+    assert scalar(fresh_database_url, counts) == before
+
+
+def test_redeliveries_supersede_and_copies_are_recorded_as_duplicates(landing, fresh_database_url):
+    header = "payment_id,customer_id,payment_date,currency,payment_amount,invoice_id,applied_amount\n"
+    first = drop(landing, "erp", "payments_20261005.csv", header + "P1,C1,2026-10-05,CNY,100.00,I1,100.00\n")
+    ingest(DAY, landing_dir=landing, database_url=fresh_database_url)
+
+    # The ERP re-sends the extract corrected, and someone drops a copy of it under another name.
+    corrected = header + "P1,C1,2026-10-05,CNY,150.00,I1,150.00\nP2,C2,2026-10-05,CNY,5.00,,5.00\n"
+    drop(landing, "erp", "payments_20261005__2.csv", corrected)
+    drop(landing, "erp", "payments_20261005_copy.csv", corrected)
+    summary = ingest(DAY, landing_dir=landing, database_url=fresh_database_url)
+
+    statuses = {Path(f.path).name: f.status for f in summary.files if f.status != "skipped"}
+    assert statuses == {"payments_20261005__2.csv": "loaded", "payments_20261005_copy.csv": "duplicate"}
+    assert scalar(fresh_database_url, "select sum(applied_amount) from raw.erp_payments") == 155
+    first_status = scalar(fresh_database_url, "select status from raw.load_manifest where path = %s", str(first))
+    assert first_status == "superseded"
+
+
+def test_an_unreadable_file_fails_alone_and_leaves_nothing_half_loaded(landing, fresh_database_url):
+    good = (Path(__file__).parent / "data" / "bank" / "camt053_v02_two_statements.xml").read_text(encoding="utf-8")
+    broken = drop(landing, "bank", "camt053_456700000001_20261005.xml", good[: int(len(good) * 0.8)])
+    summary = ingest(DAY, landing_dir=landing, database_url=fresh_database_url)
+
+    (failed,) = summary.failed
+    assert failed.path == str(broken)
+    assert "malformed XML" in failed.error and str(broken) in failed.error and "line" in failed.error
+    assert "could not be loaded" in str(summary.failure())
+    assert scalar(fresh_database_url, "select count(*) from raw.bank_statement_entries") == 0
+    assert scalar(fresh_database_url, "select count(*) from raw.crm_contacts") == 2, "other files still load"
+    assert scalar(fresh_database_url, "select status from raw.load_manifest where path = %s", str(broken)) == "failed"
