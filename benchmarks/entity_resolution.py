@@ -19,7 +19,6 @@ import json
 import resource
 import time
 import uuid
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -57,31 +56,6 @@ def drop_database(url: str) -> None:
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
 
 
-@contextmanager
-def _validator_errors_as_rejections(counter: list[int]):
-    """Until ingestion handles it, python-stdnum's ``eu.vat.compact`` raises ``InvalidComponent`` for
-    the sandbox's UK VAT numbers and the whole ingest stops. Here (benchmark only) such a value is
-    rejected like any invalid value — the row goes to quarantine — and counted in the output."""
-    from ingestion import validation
-
-    original = validation._convert
-
-    def convert(column, raw):
-        try:
-            return original(column, raw)
-        except validation.InvalidValue:
-            raise
-        except Exception as error:  # a validator crash is a rejected value here
-            counter[0] += 1
-            raise validation.InvalidValue(f"{type(error).__name__}: {raw!r}") from None
-
-    validation._convert = convert
-    try:
-        yield
-    finally:
-        validation._convert = original
-
-
 def load_sandbox(database_url: str, root: Path, business_date: date) -> dict:
     """Ingest the sandbox's landing files up to ``business_date`` and build the staging views.
 
@@ -92,9 +66,7 @@ def load_sandbox(database_url: str, root: Path, business_date: date) -> dict:
     from credit_dw.dbt import build
     from ingestion.load import ingest
 
-    crashes = [0]
-    with _validator_errors_as_rejections(crashes):
-        summary = ingest(business_date, landing_dir=root / "landing", database_url=database_url)
+    summary = ingest(business_date, landing_dir=root / "landing", database_url=database_url)
     previous = os.environ.get("DBT_INDIRECT_SELECTION")
     os.environ["DBT_INDIRECT_SELECTION"] = "cautious"
     try:
@@ -104,7 +76,7 @@ def load_sandbox(database_url: str, root: Path, business_date: date) -> dict:
             os.environ.pop("DBT_INDIRECT_SELECTION", None)
         else:
             os.environ["DBT_INDIRECT_SELECTION"] = previous
-    return {"files": len(summary.files), "staging_models": result.models_built, "validator_crashes": crashes[0]}
+    return {"files": len(summary.files), "staging_models": result.models_built}
 
 
 def evaluate(database_url: str, root: Path) -> dict:
@@ -154,7 +126,6 @@ def run(scale: str, seed: int = 42, keep_database: bool = False) -> dict:
         "review_queue": summary["review_queue"],
         "match_methods": summary["match_methods"],
         "files_loaded": loaded["files"],
-        "validator_crashes_quarantined": loaded["validator_crashes"],
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         **({"database": url} if keep_database else {}),
     }

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from credit_dw import warehouse
 from credit_dw.commands import alerts as alerts_commands
+from credit_dw.commands import api as api_commands
 from credit_dw.commands import docs as docs_commands
 from credit_dw.commands import model as model_commands
 from credit_dw.commands import onboard as onboard_commands
@@ -38,6 +39,7 @@ app.add_typer(alerts_commands.app, name="alerts")
 app.add_typer(onboard_commands.app, name="onboard")
 app.add_typer(report_commands.app, name="report")
 app.add_typer(model_commands.app, name="model")
+app.add_typer(api_commands.app, name="api")
 app.add_typer(docs_commands.app, name="docs")
 
 console = Console()
@@ -382,6 +384,7 @@ def _print_run_summary(run_id: str, day: date, seconds: float, failed_tasks: lis
         ("score_pd", "score.score_pd", _describe_counts),
         ("score", "score.decide", _describe_score),
         ("report", "score.report", _describe_report),
+        ("webhooks", "score.notify", _describe_counts),
     ):
         row = stages.get(name)
         if row is None:

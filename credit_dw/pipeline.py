@@ -276,6 +276,15 @@ def scoring_stage(business_date: date | str, run_id: str) -> dict[str, Any]:
     return _record("score", business_date, run_id, work)
 
 
+def webhooks_stage(business_date: date | str, run_id: str) -> dict[str, Any]:
+    """New critical alerts POSTed to the configured webhooks (signed; failures dead-lettered)."""
+    from api.webhooks import deliver_new_alerts
+
+    return _record(
+        "webhooks", business_date, run_id, lambda: (deliver_new_alerts(_as_date(business_date)), None)
+    )
+
+
 def report_stage(business_date: date | str, run_id: str) -> dict[str, Any]:
     """The nightly credit-risk report (HTML and PDF) from the published marts."""
     from reporting import build_report

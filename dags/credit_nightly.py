@@ -10,7 +10,8 @@ The nightly credit run. At 02:00 (business time zone) it closes the previous bus
    of the marts into a private build schema; the marts' blocking checks and, only when they pass,
    publication into `marts` in one transaction (a failed night leaves yesterday's marts published);
 3. **score**: PDs and grades with the active model, then the policy rules: alerts, limit
-   proposals, collections worklist; then the nightly credit-risk report (HTML and PDF).
+   proposals, collections worklist; then the nightly credit-risk report (HTML and PDF) and the
+   new critical alerts to the configured webhooks.
 
 Trigger with `{"business_date": "YYYY-MM-DD"}` to (re)build a given day; every stage is idempotent
 per business date. Data errors fail a task at once; transient ones (a lost connection, a server
@@ -141,7 +142,16 @@ def credit_nightly():
 
             return run_stage(report_stage, business_date, run_id)
 
-        score_pd(business_date) >> decide(business_date) >> report(business_date)
+        @task
+        def notify(business_date: str, run_id=None) -> dict:
+            from credit_dw.orchestrator import run_stage
+            from credit_dw.pipeline import webhooks_stage
+
+            return run_stage(webhooks_stage, business_date, run_id)
+
+        decided = score_pd(business_date) >> decide(business_date)
+        decided >> report(business_date)
+        decided >> notify(business_date)
 
     day = resolve_business_date()
     load(day) >> transform(day) >> score(day)

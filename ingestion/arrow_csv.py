@@ -31,7 +31,6 @@ import codecs
 import csv
 import dataclasses
 import functools
-import queue
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -44,7 +43,6 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 from psycopg import sql
 from psycopg.adapt import PyFormat, Transformer
-from psycopg.copy import QueuedLibpqWriter
 
 from ingestion import load as reference_load  # a module import: load imports this module too
 from ingestion.feeds import LINEAGE_COLUMNS, RAW_SCHEMA, Column, Feed
@@ -57,8 +55,6 @@ from ingestion.validation import Rejection, validate
 BLOCK_CHARS = 1 << 20
 # Bytes per step of can_load's scan.
 SCAN_BYTES = 8 << 20
-# COPY data waiting for the server, in psycopg's chunks of 128 KB: a block's worth or two.
-COPY_QUEUE_CHUNKS = 32
 
 # What str.strip() removes: the reference strips every value with it, and pyarrow's own notion of
 # whitespace is not Python's (it keeps U+001C..U+001F, for one).
@@ -143,7 +139,7 @@ def load_csv_arrow(conn: psycopg.Connection, feed: Feed, path: Path, batch_id: i
     lineage = {"_batch_id": batch_id, "_source_file": str(path), "_loaded_at": judge.render(loaded_at)}
     rejected: list[tuple[int, Rejection, str]] = []
     rows_read = rows_loaded = 0
-    with conn.cursor() as cursor, cursor.copy(target, writer=_writer(cursor, path)) as copy:
+    with conn.cursor() as cursor, cursor.copy(target) as copy:
         for first_line, block in _blocks(path, report.encoding):
             outcome = _load_block(feed, judge, block, first_line, width, by_column)
             rows_read += outcome.rows_read
@@ -171,20 +167,6 @@ def load_csv_arrow(conn: psycopg.Connection, feed: Feed, path: Path, batch_id: i
     if rows_read != rows_loaded + len(rejected):
         raise AssertionError(f"{path}: read {rows_read} != loaded {rows_loaded} + quarantined {len(rejected)}")
     return rows_read, rows_loaded, len(rejected), reasons, report
-
-
-class _PipelinedWriter(QueuedLibpqWriter):
-    """Sends COPY data from a worker thread, so that the server parses one block while the next is
-    prepared; with a queue of ``COPY_QUEUE_CHUNKS`` chunks (psycopg's default holds 128 MB)."""
-
-    def __init__(self, cursor: psycopg.Cursor):
-        super().__init__(cursor)
-        self._queue = queue.Queue(maxsize=COPY_QUEUE_CHUNKS)
-
-
-def _writer(cursor: psycopg.Cursor, path: Path) -> QueuedLibpqWriter | None:
-    """The pipelined writer for files of several blocks; for one block a thread would only cost."""
-    return _PipelinedWriter(cursor) if path.stat().st_size > BLOCK_CHARS else None
 
 
 def _column_sources(feed: Feed, path: Path, report: FileReport) -> list[str | None]:

@@ -17,6 +17,7 @@ from stdnum import iban as iban_number
 from stdnum.cn import ric as resident_id_number
 from stdnum.cn import uscc as uscc_number
 from stdnum.eu import vat as eu_vat
+from stdnum.exceptions import ValidationError
 
 from ingestion.feeds import Column, Feed
 
@@ -142,15 +143,16 @@ def _convert(column: Column, raw: object) -> object:
                 raise InvalidValue("not an e-mail address")
             return address
         case "iban":
-            code = iban_number.compact(_half_width(text))
-            if not iban_number.is_valid(code):
-                raise InvalidValue(f"invalid IBAN: {text!r}")
-            return code
+            try:
+                return iban_number.validate(_half_width(text))
+            except ValidationError:
+                raise InvalidValue(f"invalid IBAN: {text!r}") from None
         case "vat":
-            code = eu_vat.compact(_half_width(text))
-            if not eu_vat.is_valid(code):
-                raise InvalidValue(f"invalid VAT number: {text!r}")
-            return code
+            try:
+                # compact() itself rejects country prefixes it does not know (e.g. GB since Brexit)
+                return eu_vat.validate(_half_width(text))
+            except ValidationError:
+                raise InvalidValue(f"invalid VAT number: {text!r}") from None
     raise AssertionError(f"unknown column type {column.type}")
 
 

@@ -296,7 +296,8 @@ def _resolve_masters(masters: pd.DataFrame, decisions: pd.DataFrame | None, thre
                          retain=["source_system"], threshold=min(thresholds.review, 0.05))
     pairs = scored.pairs
     review_rows: list[dict] = []
-    best: dict[str, float] = {}
+    best: dict[str, float] = {}  # record -> its strongest link inside its customer
+    best_pair: dict[str, tuple] = {}
     if len(pairs):
         pairs = pairs.sort_values(["match_probability", "unique_id_l", "unique_id_r"],
                                   ascending=[False, True, True]).reset_index(drop=True)
@@ -316,23 +317,33 @@ def _resolve_masters(masters: pd.DataFrame, decisions: pd.DataFrame | None, thre
         for row in pairs.itertuples(index=False):
             left, right = row.unique_id_l, row.unique_id_r
             if clusters.find(left) == clusters.find(right):
-                for uid in (left, right):
-                    best[uid] = max(best.get(uid, 0.0), float(row.match_probability))
+                for uid, other in ((left, right), (right, left)):
+                    if float(row.match_probability) > best.get(uid, -1.0):
+                        best[uid] = float(row.match_probability)
+                        best_pair[uid] = (row, other)
             elif row.match_probability >= thresholds.review and row.match_probability < thresholds.link:
                 review_rows.append(_master_review(row, scored, "grey zone"))
     final_root = {uid: clusters.find(uid) for uid in ids_}
     sizes = Counter(final_root.values())
-    methods, probabilities = [], []
+    methods, probabilities, reasons_list = [], [], []
     for uid in ids_:
         if sizes[final_root[uid]] == 1:
             methods.append("singleton")
             probabilities.append(None)
+            reasons_list.append(None)
         elif uid in method and sizes[root_of[uid]] > 1:
             methods.append(method[uid])
             probabilities.append(1.0)
+            reasons_list.append(None)
         else:
             methods.append("probabilistic")
             probabilities.append(round(best.get(uid, thresholds.link), 6))
+            if uid in best_pair:
+                row, other = best_pair[uid]
+                text = model.reasons_text(model.reasons(pd.Series(row._asdict()), scored.levels))
+                reasons_list.append(f"{text}; with {other}")
+            else:
+                reasons_list.append(None)
     records = pd.DataFrame({
         "unique_id": ids_,
         "source_system": masters["source_system"],
@@ -340,7 +351,7 @@ def _resolve_masters(masters: pd.DataFrame, decisions: pd.DataFrame | None, thre
         "cluster_key": [final_root[u] for u in ids_],
         "match_method": methods,
         "match_probability": probabilities,
-        "match_reasons": [None] * len(ids_),
+        "match_reasons": reasons_list,
     })
     review = pd.DataFrame(review_rows, columns=REVIEW_COLUMNS)
     if len(review):

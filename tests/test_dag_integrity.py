@@ -25,6 +25,7 @@ def test_credit_nightly_runs_the_stages_in_order(dag_bag):
     order = ["resolve_business_date", "load.ingest", "load.quality_gate", "transform.build_staging",
              "transform.resolve_entities", "transform.build_marts", "transform.publish", "score.score_pd",
              "score.decide", "score.report"]
+    assert "score.notify" in dag.get_task("score.decide").downstream_task_ids
     for upstream, downstream in zip(order, order[1:], strict=False):
         assert downstream in dag.get_task(upstream).downstream_task_ids, f"{upstream} -> {downstream}"
     assert dag.max_active_runs == 1

@@ -28,6 +28,9 @@ EXPECTED_COPY_SOURCES = {
     "scoring",
     "expectations",
     "sandbox",
+    "mdm",
+    "reporting",
+    "api",
 }
 
 

@@ -59,3 +59,11 @@ def test_unified_social_credit_codes_are_checked():
     assert validate(feed, row)[1] is None
     broken_check = valid + ("0" if uscc.calc_check_digit(valid) != "0" else "1")
     assert validate(feed, {**row, "uscc": broken_check})[1].field == "uscc"
+
+
+def test_vat_numbers_from_outside_the_eu_are_quarantined_not_crashing():
+    feed = feed_named("erp_customers")
+    row = {"customer_id": "C9", "customer_name": "Acme Ltd", "payment_terms": "NET30", "credit_limit": "1000",
+           "currency": "GBP", "vat_number": "GB123456789"}
+    assert validate(feed, row)[1].field == "vat_number"
+    assert validate(feed, {**row, "vat_number": "DE136695976"})[1] is None
