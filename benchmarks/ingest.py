@@ -17,6 +17,13 @@ definition (indexes included) in a scratch database on the warehouse server, in 
 Prints {"rows", "copy_rows_per_s", "ingest_rows_per_s", "to_sql_rows_per_s", ...}.
 ``ingest_peak_rss_mb`` is the process's peak RSS right after the ingest phase: the sandbox is
 generated in a child process and the baselines' data is prepared only afterwards.
+
+    python -m benchmarks.ingest --json --scale medium --one-file 12
+
+measures instead one large file: the scale's invoice files concatenated (12 times over: about
+1.1 GB for medium), ingested with ``load_file`` and compared with a bare COPY of the rows it
+loaded (exported from the table as CSV and streamed back in). Nothing of it is held in memory, so
+``ingest_peak_rss_mb`` shows what streaming a file of that size costs.
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ from credit_dw.settings import get_settings
 from ingestion import arrow_csv
 from ingestion.feeds import LINEAGE_COLUMNS, feed_named
 from ingestion.load import ensure_raw_schema, load_file
-from ingestion.readers import FileReport, read
+from ingestion.readers import FileReport, detect_encoding, read
 from ingestion.validation import validate
 
 FEED = feed_named("erp_invoices")
@@ -205,13 +212,82 @@ def run(scale: str, limit_files: int | None) -> dict:
     }
 
 
+def one_large_file(scale: str, copies: int) -> Path:
+    """The scale's invoice files with the first one's header, as one GB18030 file, ``copies`` times
+    over (written once)."""
+    path = get_settings().home / "benchmarks" / f"{scale}-one-file-x{copies}" / "invoices_20261031.csv"
+    if path.exists():
+        return path
+    files = sandbox_files(scale)
+    header = files[0].read_text(encoding=detect_encoding(files[0])).splitlines()[0]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="gb18030", newline="") as out:
+        out.write(header + "\r\n")
+        for _ in range(copies):
+            for source in files:
+                with source.open(encoding=detect_encoding(source), newline="") as lines:
+                    if next(lines, "").rstrip("\r\n") == header:  # a few deliveries have another header
+                        out.writelines(lines)
+    return path
+
+
+def run_one_file(scale: str, copies: int) -> dict:
+    path = one_large_file(scale, copies)
+    url = scratch_database()
+    try:
+        with psycopg.connect(url) as conn:
+            ensure_raw_schema(conn)
+            conn.execute("create table raw.bench_copy (like raw.erp_invoices including all)")
+            batch_id = conn.execute(
+                """insert into raw.load_manifest (source, feed, business_date, path, extract, delivery,
+                   size_bytes, sha256, status) values ('erp', 'erp_invoices', current_date, 'benchmark',
+                   'benchmark', 1, 0, '', 'loading') returning batch_id"""
+            ).fetchone()[0]
+            conn.commit()
+            rss_before_ingest = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            rows, fast_files, ingest_seconds = ingest(conn, [path], batch_id)
+            ingest_peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+            columns = sql.SQL(", ").join(map(sql.Identifier, [c.name for c in FEED.columns] + list(LINEAGE_COLUMNS)))
+            exported = path.with_suffix(".loaded.csv")
+            with exported.open("wb") as out, conn.cursor() as cursor, cursor.copy(
+                sql.SQL("copy (select {} from raw.erp_invoices) to stdout (format csv)").format(columns)
+            ) as copy:
+                for data in copy:
+                    out.write(data)
+            started = time.perf_counter()
+            with exported.open("rb") as text, conn.cursor() as cursor, cursor.copy(
+                sql.SQL("copy raw.bench_copy ({}) from stdin (format csv)").format(columns)
+            ) as copy:
+                while data := text.read(COPY_CHUNK_BYTES):
+                    copy.write(data)
+            conn.commit()
+            copy_seconds = time.perf_counter() - started
+            exported.unlink()
+    finally:
+        drop_database(url)
+    return {
+        "scale": scale,
+        "one_file_mb": round(path.stat().st_size / 2**20),
+        "fast_path_files": fast_files,
+        "rows": rows,
+        "copy_rows_per_s": round(rows / copy_seconds),
+        "ingest_rows_per_s": round(rows / ingest_seconds),
+        "ingest_vs_copy": round(copy_seconds / ingest_seconds, 3),
+        "rss_before_ingest_mb": round(rss_before_ingest / 1024),
+        "ingest_peak_rss_mb": round(ingest_peak_rss / 1024),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", default="medium", choices=["tiny", "small", "medium", "large"])
     parser.add_argument("--limit-files", type=int, default=None, help="only the first N daily files")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--one-file", type=int, metavar="COPIES", default=None,
+                        help="measure one large file: the invoice files concatenated COPIES times")
     args = parser.parse_args()
-    result = run(args.scale, args.limit_files)
+    result = run_one_file(args.scale, args.one_file) if args.one_file else run(args.scale, args.limit_files)
     print(json.dumps(result) if args.json else "\n".join(f"{k:>20}: {v}" for k, v in result.items()))
 
 

@@ -385,11 +385,9 @@ class _Judge:
             values, decided = pa.nulls(len(raw), pa.string()), pa.array(np.zeros(len(raw), dtype=bool))
         undecided = pc.and_not(pc.invert(decided), empty)
         if pc.any(undecided).as_py():
-            verdicts: dict[str, str | None] = {}
-            for value in raw.filter(undecided).to_pylist():
-                if value not in verdicts:
-                    verdicts[value] = self._reference(column, value)
-            looked_up = pa.array([verdicts[value] for value in raw.filter(undecided).to_pylist()], pa.string())
+            pending = raw.filter(undecided).to_pylist()
+            verdicts = {value: self._reference(column, value) for value in set(pending)}
+            looked_up = pa.array([verdicts[value] for value in pending], pa.string())
             values = pc.replace_with_mask(values, undecided, looked_up)
             decided = pc.replace_with_mask(decided, undecided, pc.is_valid(looked_up))
         accepted = pc.or_(decided, pc.and_(empty, pa.scalar(not column.required)))

@@ -376,7 +376,8 @@ def _master_prior(masters: pd.DataFrame, root_of: dict[str, str]) -> float:
 
 
 def _ambiguous_records(strong: pd.DataFrame, clusters: Clusters) -> set[str]:
-    """Records strongly matching two customers that cannot be the same one (different USCCs)."""
+    """Records strongly matching two customers that cannot be the same one (different USCCs, legal
+    forms, …): which one is right is a steward's call, not the model's."""
     partners: dict[str, set[str]] = defaultdict(set)
     for left, right in zip(strong["unique_id_l"], strong["unique_id_r"], strict=True):
         partners[left].add(clusters.find(right))
