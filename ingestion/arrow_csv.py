@@ -21,8 +21,11 @@ How:
 - the good rows go to PostgreSQL as CSV written by ``pyarrow.csv.write_csv`` for
   ``COPY … (FORMAT csv)``: the server parses them, no Python object per value. Typed values that
   came from the reference are rendered by psycopg's own text dumpers, so the server receives what
-  the reference path would send. Personal data is encrypted and blind-indexed in Python, over just
-  those columns.
+  the reference path would send. Personal data is stored by the reference's own code (ciphertext,
+  blind index, mask), in Python over just those columns.
+
+Reference code is called, not copied (``validate``, ``read_csv`` for the header and the report,
+``load._stored_values``), so that a change to the rules reaches both paths.
 """
 
 from __future__ import annotations
