@@ -61,10 +61,11 @@ def parse_amount(text: str) -> Decimal:
         raise InvalidValue(f"not an amount: {text!r}") from None
     if not value.is_finite():
         raise InvalidValue(f"not an amount: {text!r}")
-    if value != value.quantize(Decimal("0.01")):
-        raise InvalidValue(f"more than 2 decimals: {text!r}")
+    # range first: quantizing a huge value (1e30) raises instead of answering
     if abs(value) >= Decimal("1e16"):
         raise InvalidValue(f"amount out of range: {text!r}")
+    if value != value.quantize(Decimal("0.01")):
+        raise InvalidValue(f"more than 2 decimals: {text!r}")
     return value
 
 
