@@ -18,13 +18,12 @@ import argparse
 import json
 import resource
 import time
-import uuid
 from datetime import date
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
 
+from benchmarks.scratch import drop_database, scratch_database
 from credit_dw import warehouse
 from credit_dw.settings import get_settings
 
@@ -40,20 +39,6 @@ def sandbox_dir(scale: str, seed: int = 42) -> Path:
         print(f"generating the {scale} sandbox into {root} (once)…", flush=True)
         generate(root, start=START, end=END, seed=seed, scale=scale)
     return root
-
-
-def scratch_database(prefix: str = "credit_dw_mdm_bench") -> str:
-    url = warehouse._plain(warehouse.database_url())
-    scratch = url.set(database=f"{prefix}_{uuid.uuid4().hex[:8]}").render_as_string(hide_password=False)
-    warehouse.ensure_database(scratch)
-    return scratch
-
-
-def drop_database(url: str) -> None:
-    name = warehouse._plain(url).database
-    admin = warehouse._plain(url).set(database="postgres").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
 
 
 def load_sandbox(database_url: str, root: Path, business_date: date) -> dict:

@@ -35,7 +35,6 @@ import json
 import multiprocessing
 import resource
 import time
-import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -43,6 +42,7 @@ import psycopg
 from psycopg import sql
 
 import ingestion.load
+from benchmarks.scratch import drop_database, scratch_database
 from credit_dw import warehouse
 from credit_dw.settings import get_settings
 from ingestion import arrow_csv
@@ -110,20 +110,6 @@ def reference_ingest(conn: psycopg.Connection, files: list[Path], batch_id: int)
         return time.perf_counter() - started
     finally:
         arrow_csv.can_load = can_load
-
-
-def scratch_database() -> str:
-    url = warehouse._plain(warehouse.database_url())
-    scratch = url.set(database=f"credit_dw_bench_{uuid.uuid4().hex[:8]}").render_as_string(hide_password=False)
-    warehouse.ensure_database(scratch)
-    return scratch
-
-
-def drop_database(url: str) -> None:
-    name = warehouse._plain(url).database
-    admin = warehouse._plain(url).set(database="postgres").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
 
 
 def as_csv(rows: list[list]) -> bytes:

@@ -19,29 +19,12 @@ import os
 import resource
 import tempfile
 import time
-import uuid
 from datetime import date
 
-import psycopg
-from psycopg import sql
-
+from benchmarks.scratch import drop_database, scratch_database
 from credit_dw import warehouse
 
 AS_OF = date(2026, 11, 30)
-
-
-def scratch_database() -> str:
-    url = warehouse._plain(warehouse.database_url())
-    scratch = url.set(database=f"credit_dw_bench_{uuid.uuid4().hex[:8]}").render_as_string(hide_password=False)
-    warehouse.ensure_database(scratch)
-    return scratch
-
-
-def drop_database(url: str) -> None:
-    name = warehouse._plain(url).database
-    admin = warehouse._plain(url).set(database="postgres").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
 
 
 def bench_scoring(customers: int, shadow: bool) -> dict:

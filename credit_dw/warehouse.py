@@ -120,6 +120,18 @@ def ensure_database(url: str) -> None:
             conn.execute(sql.SQL("create database {}").format(sql.Identifier(target.database)))
 
 
+def with_database(url: str, database: str) -> str:
+    """The same server's URL for another database."""
+    return _plain(url).set(database=database).render_as_string(hide_password=False)
+
+
+def drop_database(url: str) -> None:
+    """Drop the database named in ``url`` (closing its sessions); the counterpart of ensure_database."""
+    target = _plain(url)
+    with psycopg.connect(with_database(url, "postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(target.database)))
+
+
 @contextmanager
 def connect(url: str | None = None, *, autocommit: bool = False) -> Iterator[psycopg.Connection]:
     """A psycopg connection to the warehouse; commits on success, rolls back on error."""
