@@ -43,14 +43,13 @@ import sys
 import tempfile
 import time
 import urllib.request
-import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
-from sqlalchemy.engine import make_url
 
+from benchmarks.scratch import drop_database, scratch_database
 from credit_dw import warehouse
 
 REPO = Path(__file__).resolve().parents[1]
@@ -394,10 +393,7 @@ def main() -> None:
     if args.database_url:
         url = args.database_url
     else:
-        server_url = make_url(warehouse.libpq_url(warehouse.database_url()))
-        scratch = f"credit_dw_api_bench_{uuid.uuid4().hex[:8]}"
-        url = server_url.set(database=scratch).render_as_string(hide_password=False)
-        warehouse.ensure_database(url)
+        url = scratch = warehouse.libpq_url(scratch_database("credit_dw_api_bench"))
     report: dict = {"endpoint": "GET /customers/{id}/credit-status", "cpus": os.cpu_count(), "workers": args.workers,
                     "load_average_at_start": [round(x, 1) for x in os.getloadavg()]}
     server = None
@@ -479,9 +475,7 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 server.kill()
         if scratch and not args.keep:
-            admin = make_url(url).set(database="postgres").render_as_string(hide_password=False)
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(scratch)))
+            drop_database(scratch)
         elif token_id is not None:
             with psycopg.connect(url) as conn:
                 revoke_token(conn, token_id)
