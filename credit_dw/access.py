@@ -12,7 +12,14 @@
 
 Grants are re-applied after every publication, so tables that dbt recreates keep them. Column
 privileges carry the finer rules: ``bi_reader`` gets every column of a published table except
-PDs, points, blind indexes and masked personal data.
+PDs, points, blind indexes and masked personal data; ``analyst`` every column but ciphertext and
+blind indexes.
+
+Personal data reaches analysts only masked, through the views of the ``masked`` schema
+(``masked.customer_contacts``: the people behind each customer, ``110***********1234``,
+``138****5678``). The views run with their owner's rights, so analysts read the masks without any
+right on ``raw``; ``bi_reader`` has no right on the schema. Clear text only through
+``credit_dw.audit.reveal`` (admin, audited).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from psycopg import sql
 from credit_dw import warehouse
 from credit_dw.audit import ensure_audit_log
 
+MASKED_SCHEMA = "masked"
 ROLES = ("loader", "transformer", "analyst", "bi_reader", "steward", "admin", "api")
 
 # Schemas each role reads (R) or writes (W).
@@ -30,7 +38,7 @@ SCHEMA_ACCESS = {
     "transformer": {"raw": "R", "staging": "W", "marts_build": "W", "marts": "W", "snapshots": "W", "mdm": "W",
                     "scoring": "W", "dq": "W", "ops": "W"},
     # intermediate: the documented function marts.ar_open_items_as_of reads it (no personal data there)
-    "analyst": {"marts": "R", "intermediate": "R", "scoring": "R"},
+    "analyst": {"marts": "R", "intermediate": "R", "scoring": "R", MASKED_SCHEMA: "R"},
     "steward": {"dq": "R", "ops": "R"},
 }
 # Tables a role reads outside its schemas.
@@ -39,8 +47,9 @@ TABLE_READS = {
 }
 # Columns bi_reader never sees: model outputs it must not have, and any trace of personal data.
 BI_HIDDEN_COLUMN_PATTERN = r"(^pd$|_pd$|^pd_|^points$|_hash$|_masked$|_encrypted$)"
-# Columns analysts do not see either: ciphertext (they read masks and hashes).
-ANALYST_HIDDEN_COLUMN_PATTERN = r"_encrypted$"
+# Columns analysts do not see either: ciphertext and blind indexes (they read the masked views).
+ANALYST_HIDDEN_COLUMN_PATTERN = r"(_encrypted|_hash)$"
+
 # The HTTP API (api/) selects these columns (no PDs, points or personal data; "*": all), moves alerts
 # (acknowledge, resolve) and appends to its request log.
 API_COLUMN_READS = {
@@ -66,6 +75,8 @@ def apply(database_url: str | None = None) -> dict[str, int]:
     url = database_url or warehouse.database_url()
     granted: dict[str, int] = {}
     with warehouse.connect(url) as conn:
+        # One apply at a time (the publication and the API's start-up both run it): views are replaced.
+        conn.execute("select pg_advisory_xact_lock(hashtext('credit_dw.access.apply'))")
         database = conn.info.dbname
         for role in ROLES:
             conn.execute(
@@ -81,6 +92,7 @@ def apply(database_url: str | None = None) -> dict[str, int]:
         conn.execute(f"grant insert on audit.events to {', '.join(ROLES)}")
         conn.execute(f"grant usage on sequence audit.events_event_id_seq to {', '.join(ROLES)}")
         conn.execute("grant select on audit.events to admin, steward")
+        create_masked_views(conn)
         schemas = {name for (name,) in conn.execute("select nspname from pg_namespace")}
         for role, access in SCHEMA_ACCESS.items():
             for schema, mode in access.items():
@@ -102,10 +114,12 @@ def apply(database_url: str | None = None) -> dict[str, int]:
             conn.execute(sql.SQL("grant all on all tables in schema {} to admin").format(sql.Identifier(schema)))
         if "marts" in schemas:
             granted["bi_reader"] = _grant_visible_columns(conn, "bi_reader", "marts", BI_HIDDEN_COLUMN_PATTERN)
-            with_ciphertext = {table for (table,) in conn.execute(
-                "select table_name from information_schema.columns where table_schema = 'marts' and column_name ~ %s",
-                (ANALYST_HIDDEN_COLUMN_PATTERN,))}
-            _grant_visible_columns(conn, "analyst", "marts", ANALYST_HIDDEN_COLUMN_PATTERN, with_ciphertext)
+        for schema in SCHEMA_ACCESS["analyst"].keys() & schemas:
+            with_personal_traces = {table for (table,) in conn.execute(
+                "select table_name from information_schema.columns where table_schema = %s and column_name ~ %s",
+                (schema, ANALYST_HIDDEN_COLUMN_PATTERN))}
+            if with_personal_traces:
+                _grant_visible_columns(conn, "analyst", schema, ANALYST_HIDDEN_COLUMN_PATTERN, with_personal_traces)
         granted["api"] = _grant_api(conn)
     return granted
 
@@ -175,3 +189,69 @@ def _grant_visible_columns(conn, role: str, schema: str, hidden_pattern: str, on
         conn.execute(sql.SQL("grant select ({}) on {} to {}").format(
             sql.SQL(", ").join(map(sql.Identifier, columns)), target, role_id))
     return len(visible)
+
+
+# The people behind each customer, as analysts may see them: one select per kind of person, each
+# with the same columns. ``{crm_contacts}`` etc. stand for the latest delivery of that raw table.
+# source_table/source_key_column/source_key name the row an admin can reveal (credit_dw.audit.reveal).
+CONTACT_PARTS = {
+    "contact": ("crm_contacts",), "legal_representative": ("erp_customers",),
+    "account_owner": ("crm_accounts", "crm_owners"),
+}
+CONTACT_SELECTS = {
+    "contact": """
+        select 'crm' as source_system, account_id as source_customer_id, 'contact' as contact_role, title,
+               contact_name_masked as name_masked, mobile_masked as phone_masked, email_masked,
+               null::text as id_number_masked,
+               'raw.crm_contacts' as source_table, 'contact_id' as source_key_column, contact_id as source_key,
+               _loaded_at as loaded_at
+        from {crm_contacts} as contacts""",
+    "legal_representative": """
+        select 'erp', customer_id, 'legal_representative', null::text,
+               legal_rep_name_masked, legal_rep_mobile_masked, null::text, legal_rep_id_number_masked,
+               'raw.erp_customers', 'customer_id', customer_id, _loaded_at
+        from {erp_customers} as customers
+        where coalesce(legal_rep_name_masked, legal_rep_mobile_masked, legal_rep_id_number_masked) is not null""",
+    "account_owner": """
+        select 'crm', accounts.account_id, 'account_owner', owners.team,
+               owners.owner_name_masked, null::text, owners.email_masked, null::text,
+               'raw.crm_owners', 'owner_id', owners.owner_id, owners._loaded_at
+        from {crm_accounts} as accounts
+        inner join {crm_owners} as owners on owners.owner_id = accounts.owner_id""",
+}
+
+
+def create_masked_views(conn) -> int:
+    """(Re)create the ``masked`` schema's views from the raw tables there are. They read raw, not
+    staging: dbt replaces its views with ``drop … cascade`` on every run, which would drop these."""
+    from ingestion.feeds import FEEDS, RAW_SCHEMA
+
+    keys = {feed.table_name: feed.key for feed in FEEDS}
+    present = {name for (name,) in conn.execute(
+        "select table_name from information_schema.tables where table_schema = %s", (RAW_SCHEMA,))}
+
+    def latest_delivery(table: str) -> str:
+        # as dbt's latest_delivery macro: raw keeps every delivery, the views one row per business key
+        return (f"(select distinct on ({', '.join(keys[table])}) * from {RAW_SCHEMA}.{table} "
+                f"order by {', '.join(keys[table])}, _batch_id desc, _source_line desc)")
+
+    selects = [CONTACT_SELECTS[kind].format(**{table: latest_delivery(table) for table in tables})
+               for kind, tables in CONTACT_PARTS.items() if set(tables) <= present]
+    conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(MASKED_SCHEMA)))
+    conn.execute(sql.SQL("drop view if exists {}").format(sql.Identifier(MASKED_SCHEMA, "customer_contacts")))
+    if not selects:
+        return 0
+    if _exists(conn, "marts", "customer_source_xref"):
+        customer_id = "xref.customer_id"
+        link = ("left join marts.customer_source_xref as xref on xref.source_system = people.source_system "
+                "and xref.source_record_id = people.source_customer_id")
+    else:  # before the first customer master run
+        customer_id, link = "null::text", ""
+    conn.execute(f"""
+        create view {MASKED_SCHEMA}.customer_contacts as
+        with people as ({" union all ".join(selects)})
+        select {customer_id} as customer_id, people.* from people {link}""")
+    conn.execute(f"comment on view {MASKED_SCHEMA}.customer_contacts is "
+                 "'The people behind each customer (contacts, legal representatives, account owners), "
+                 "personal data masked. customer_id: golden record; source_customer_id: ERP customer or CRM account.'")
+    return 1

@@ -74,9 +74,15 @@ def reveal(table: str, key_column: str, key_value: str, column: str, *, database
         ).fetchone()[0]
         if not allowed:
             raise NotAllowed(f"{conn.info.user} is not a member of the admin role: decryption refused")
+        # Raw keeps every delivery of a record: the latest one is the value in force.
+        has_lineage = conn.execute(
+            "select count(*) = 2 from information_schema.columns where table_schema = %s and table_name = %s "
+            "and column_name in ('_batch_id', '_source_line')", (schema or "raw", name)).fetchone()[0]
         row = conn.execute(
-            sql.SQL("select {} from {} where {} = %s").format(
-                sql.Identifier(f"{column}_encrypted"), sql.Identifier(schema or "raw", name), sql.Identifier(key_column)
+            sql.SQL("select {} from {} where {} = %s {} limit 1").format(
+                sql.Identifier(f"{column}_encrypted"), sql.Identifier(schema or "raw", name),
+                sql.Identifier(key_column),
+                sql.SQL("order by _batch_id desc, _source_line desc" if has_lineage else ""),
             ),
             (key_value,),
         ).fetchone()
