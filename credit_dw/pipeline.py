@@ -277,12 +277,18 @@ def scoring_stage(business_date: date | str, run_id: str) -> dict[str, Any]:
 
 
 def webhooks_stage(business_date: date | str, run_id: str) -> dict[str, Any]:
-    """New critical alerts POSTed to the configured webhooks (signed; failures dead-lettered)."""
+    """New critical alerts POSTed to the API's registered webhooks (signed; failures dead-lettered)
+    and sent to the operations channels of the settings (e-mail, webhook)."""
     from api.webhooks import deliver_new_alerts
+    from credit_dw.notify import critical_alerts
 
-    return _record(
-        "webhooks", business_date, run_id, lambda: (deliver_new_alerts(_as_date(business_date)), None)
-    )
+    def work():
+        day = _as_date(business_date)
+        summary = deliver_new_alerts(day)
+        summary["notified"] = critical_alerts(day, run_id)
+        return summary, None
+
+    return _record("webhooks", business_date, run_id, work)
 
 
 def report_stage(business_date: date | str, run_id: str) -> dict[str, Any]:

@@ -10,9 +10,10 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,6 +44,28 @@ class Settings(BaseSettings):
     # first after this many seconds, doubling each time. Data errors are never retried.
     task_retries: int = 3
     retry_delay_seconds: int = 30
+    # Operational notifications (a failed nightly task, new critical alerts), by e-mail through
+    # Airflow's SMTP provider and to one webhook. No recipients: no e-mail; no URL: no webhook.
+    # With no SMTP host the Airflow connection `credit_dw_smtp` is used as Airflow has it.
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    alert_email_from: str = "credit-dw@localhost"
+    # Comma-separated in the environment: CREDIT_DW_ALERT_EMAIL_TO=risk@example.com,ops@example.com
+    alert_email_to: Annotated[list[str], NoDecode] = []
+    alert_webhook_url: str | None = None
+    # Signs each POST (HMAC-SHA256 of the body, as the API's webhooks); unset: unsigned.
+    alert_webhook_secret: SecretStr | None = None
+
+    @field_validator("alert_email_to", mode="before")
+    @classmethod
+    def _addresses(cls, value: str | list[str]) -> list[str]:
+        if isinstance(value, str):
+            return [address.strip() for address in value.split(",") if address.strip()]
+        return value
 
     @field_validator("home", "landing_dir", mode="after")
     @classmethod

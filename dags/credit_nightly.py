@@ -11,7 +11,10 @@ The nightly credit run. At 02:00 (business time zone) it closes the previous bus
    publication into `marts` in one transaction (a failed night leaves yesterday's marts published);
 3. **score**: PDs and grades with the active model, then the policy rules: alerts, limit
    proposals, collections worklist; then the nightly credit-risk report (HTML and PDF) and the
-   new critical alerts to the configured webhooks.
+   new critical alerts to the configured webhooks and alert recipients.
+
+A task that fails for good (data error, or retries spent) is e-mailed and posted to the alert
+webhook with its reason (`credit_dw.notify`).
 
 Trigger with `{"business_date": "YYYY-MM-DD"}` to (re)build a given day; every stage is idempotent
 per business date. Data errors fail a task at once; transient ones (a lost connection, a server
@@ -28,6 +31,7 @@ from airflow.sdk import Param, dag, task, task_group
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from credit_dw.assets import CREDIT_WARNINGS, PUBLISHED_MARTS, RAW_SOURCES, STAGING
+from credit_dw.notify import task_failed
 from credit_dw.settings import get_settings
 
 BUSINESS_TIME_ZONE = "Asia/Shanghai"
@@ -47,6 +51,8 @@ settings = get_settings()
         "retry_delay": timedelta(seconds=settings.retry_delay_seconds),
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": timedelta(minutes=15),
+        # Once a task has failed for good: e-mail and webhook (CREDIT_DW_ALERT_* settings).
+        "on_failure_callback": task_failed,
     },
     params={
         "business_date": Param(

@@ -111,3 +111,62 @@ def fresh_database_url():
     yield _url_for(name)
     with _admin() as conn:
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server on a free local port (aiosmtpd); ``.messages`` holds what it received,
+    as ``email.message.Message`` objects."""
+    import email
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    class Inbox:
+        def __init__(self) -> None:
+            self.messages: list = []
+
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+            self.messages.append(email.message_from_bytes(envelope.original_content or envelope.content))
+            return "250 OK"
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    inbox.port = port
+    yield inbox
+    controller.stop()
+
+
+@pytest.fixture
+def webhook_server():
+    """A real HTTP server on a free local port; ``.requests`` holds (headers, body) of each POST
+    (headers case-insensitive), ``.statuses`` the answers to give in turn (then 200)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Receiver(ThreadingHTTPServer):
+        requests: list = []
+        statuses: list = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's hook name)
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.server.requests.append((self.headers, body))
+            self.send_response(self.server.statuses.pop(0) if self.server.statuses else 200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = Receiver(("127.0.0.1", 0), Handler)
+    server.requests, server.statuses = [], []
+    server.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/credit-dw"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()

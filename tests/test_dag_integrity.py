@@ -45,3 +45,11 @@ def test_tasks_retry_with_backoff_and_publish_assets(dag_bag):
     assert {asset.name for asset in ingest.outlets} == {"credit_dw.raw.bank", "credit_dw.raw.bureau",
                                                          "credit_dw.raw.crm", "credit_dw.raw.erp"}
     assert [asset.name for asset in dag.get_task("transform.publish").outlets] == ["credit_dw.marts"]
+
+
+def test_a_task_that_fails_for_good_notifies(dag_bag):
+    from credit_dw.notify import task_failed
+
+    dag = dag_bag.dags["credit_nightly"]
+    for task in dag.tasks:
+        assert task_failed in (task.on_failure_callback or []) or task.on_failure_callback is task_failed, task.task_id

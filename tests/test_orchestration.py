@@ -1,0 +1,101 @@
+"""Orchestration pieces on their own, against real servers: notifications (a local SMTP server and a
+local HTTP receiver), run metrics, structured logs and the run lock. Whole nightly runs are in
+tests/test_nightly_operations.py."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from types import SimpleNamespace
+
+import psycopg
+import pytest
+
+from api.webhooks import SIGNATURE_HEADER, verify_signature
+from credit_dw import notify
+
+SECRET = "whsec_test-notifications-0123456789"
+
+
+@pytest.fixture
+def channels(fresh_settings, smtp_server, webhook_server):
+    fresh_settings(smtp_host="127.0.0.1", smtp_port=smtp_server.port, alert_email_to="risk@example.com,ops@example.com",
+                   alert_email_from="credit-dw@example.com", alert_webhook_url=webhook_server.url,
+                   alert_webhook_secret=SECRET)
+    return smtp_server, webhook_server
+
+
+def notifications(warehouse_url: str, subject: str) -> dict[str, tuple]:
+    with psycopg.connect(warehouse_url) as conn:
+        rows = conn.execute("select channel, status, attempts, error from ops.notifications where subject = %s",
+                            (subject,)).fetchall()
+    return {row[0]: row[1:] for row in rows}
+
+
+def test_a_failed_task_is_emailed_and_posted_signed(channels, warehouse_url):
+    inbox, receiver = channels
+    ti = SimpleNamespace(dag_id="credit_nightly", task_id="load.ingest", run_id="manual__2026-10-02", try_number=4,
+                         max_tries=3)
+    reason = "bank/2026-10-01/camt053_20261001.xml: malformed XML at line 12"
+
+    notify.task_failed({"ti": ti, "params": {"business_date": "2026-10-01"}, "exception": ValueError(reason)})
+
+    [message] = inbox.messages
+    subject = "[credit-dw] credit_nightly 2026-10-01: task load.ingest failed"
+    assert message["Subject"] == subject
+    assert message["From"] == "credit-dw@example.com"
+    assert message["To"] == "risk@example.com, ops@example.com"
+    text = " ".join(part.get_payload(decode=True).decode() for part in message.walk() if not part.is_multipart())
+    assert "camt053_20261001.xml: malformed XML at line 12" in text and "attempt 4 of 4" in text
+
+    [(headers, body)] = receiver.requests
+    assert verify_signature(SECRET, body, headers[SIGNATURE_HEADER])
+    posted = json.loads(body)
+    assert (posted["event"], posted["task_id"], posted["business_date"], posted["reason"]) == (
+        notify.TASK_FAILED, "load.ingest", "2026-10-01", reason)
+    assert notifications(warehouse_url, subject) == {"email": ("sent", 1, None), "webhook": ("sent", 1, None)}
+
+
+def test_a_receiver_that_fails_is_retried_then_recorded_not_raised(channels, warehouse_url, fresh_settings):
+    inbox, receiver = channels
+    receiver.statuses[:] = [503, 503, 503]
+    fresh_settings(smtp_port=1)  # nothing listens there
+    subject = "[credit-dw] undeliverable"
+
+    outcome = notify.send(notify.Notification(event=notify.TASK_FAILED, subject=subject, lines=["x"]))
+
+    assert outcome["webhook"] == {"status": "failed", "attempts": notify.WEBHOOK_ATTEMPTS, "error": "HTTP 503 "
+                                  "Service Unavailable"}
+    assert len(receiver.requests) == notify.WEBHOOK_ATTEMPTS
+    assert outcome["email"]["status"] == "failed" and "Connection refused" in outcome["email"]["error"]
+    assert inbox.messages == []
+    stored = notifications(warehouse_url, subject)
+    assert stored["webhook"][0] == "failed" and stored["email"][0] == "failed"
+
+
+def test_new_critical_alerts_are_notified_once(channels, warehouse_url):
+    inbox, receiver = channels
+    from scoring.alerts import ALERTS_DDL
+
+    day = date(2026, 10, 5)
+    with psycopg.connect(warehouse_url) as conn:
+        conn.execute(ALERTS_DDL)
+        conn.execute(
+            """insert into scoring.alerts (customer_id, rule_id, rule_version, rule_set, rule_set_version,
+                   content_hash, severity, evidence, raised_on, last_seen_on)
+               values ('KH900001', 'limit_breach', 1, 'default', '1', 'h1', 'critical',
+                       '{"exposure": 120, "contact_name_hash": "ab"}', %(day)s, %(day)s),
+                      ('KH900002', 'limit_breach', 1, 'default', '1', 'h2', 'medium', '{}', %(day)s, %(day)s)""",
+            {"day": day},
+        )
+
+    first = notify.critical_alerts(day, "run-1")
+    again = notify.critical_alerts(day, "run-2")
+
+    assert first == {"alerts": 1, "email": "sent", "webhook": "sent"}
+    assert again == {"alerts": 0}
+    [message] = inbox.messages
+    assert message["Subject"] == f"[credit-dw] 1 new critical alert(s) on {day}"
+    [(_, body)] = receiver.requests
+    [alert] = json.loads(body)["alerts"]
+    assert alert["customer_id"] == "KH900001" and alert["evidence"] == {"exposure": 120}, "no personal data out"
