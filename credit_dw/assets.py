@@ -10,4 +10,7 @@ from ingestion.feeds import FEEDS
 RAW_SOURCES = {source: Asset(f"credit_dw.raw.{source}") for source in sorted({feed.source for feed in FEEDS})}
 STAGING = Asset("credit_dw.staging")
 PUBLISHED_MARTS = Asset("credit_dw.marts")
+# Emitted by the nightly's decisions task, the last of its scoring stage: tonight's PDs are written too.
 CREDIT_WARNINGS = Asset("credit_dw.scoring.credit_warnings")
+# Emitted when a training run registered new models (a new shadow, or a first active model).
+MODEL_REGISTRY = Asset("credit_dw.scoring.model_registry")

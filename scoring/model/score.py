@@ -26,6 +26,7 @@ from psycopg import sql
 from credit_dw import warehouse
 from scoring.model import registry
 from scoring.model.artifact import load_model
+from scoring.model.lifecycle import bootstrap
 from scoring.model.master_scale import master_scale
 from scoring.model.monitor import monitor
 from scoring.model.pd_model import PD_CEILING, PDModel
@@ -103,21 +104,6 @@ def write_scores(conn, as_of_date: date, version: str, is_shadow: bool, customer
                             codes, bool(in_default), features_as_of, run_id))
 
 
-def _bootstrap(as_of_date: date, database_url: str | None) -> dict:
-    from scoring.model.train import train_models
-
-    result = train_models(as_of_date, database_url=database_url)
-    if result.status != "trained":
-        return {"status": "no_model", "reason": result.reason}
-    versions = {m["model_type"]: m["model_version"] for m in result.models}
-    note = f"activated automatically on {as_of_date}: there was no active model"
-    registry.set_status(versions["scorecard"], "active", database_url=database_url, note=note)
-    if "gbm" in versions:
-        registry.set_status(versions["gbm"], "shadow", database_url=database_url,
-                            note=f"challenger trained with {versions['scorecard']}, scored in shadow")
-    return {"status": "trained", "models": versions}
-
-
 def score_customers(as_of_date: date, *, database_url: str | None = None, run_id: str | None = None) -> dict:
     """Score every active customer on ``as_of_date`` with the active model and the shadow models."""
     started = time.perf_counter()
@@ -126,7 +112,7 @@ def score_customers(as_of_date: date, *, database_url: str | None = None, run_id
         has_active = bool(registry.models(conn, status="active"))
     trained = None
     if not has_active:
-        trained = _bootstrap(as_of_date, database_url)
+        trained = bootstrap(as_of_date, database_url=database_url)
         if trained["status"] != "trained":
             return {"as_of_date": as_of_date.isoformat(), "status": "no_model", "reason": trained["reason"],
                     "customers": 0, "models": []}
