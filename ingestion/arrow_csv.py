@@ -25,7 +25,7 @@ How:
   blind index, mask), in Python over just those columns.
 
 Reference code is called, not copied (``validate``, ``read_csv`` for the header and the report,
-``load._stored_values``), so that a change to the rules reaches both paths.
+``load.stored_values``), so that a change to the rules reaches both paths.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ from psycopg.adapt import PyFormat, Transformer
 from ingestion import load as reference_load  # a module import: load imports this module too
 from ingestion.feeds import LINEAGE_COLUMNS, RAW_SCHEMA, Column, Feed
 from ingestion.pii import protector
-from ingestion.readers import FileReport, UnreadableFile, _header_key, read_csv
+from ingestion.readers import FileReport, UnreadableFile, header_columns, read_csv, survey_encoding, wrong_width
 from ingestion.validation import Rejection, validate
 
 # Characters of text decoded per block: large enough that per-block overhead vanishes (a block is
@@ -58,6 +58,9 @@ from ingestion.validation import Rejection, validate
 BLOCK_CHARS = 1 << 20
 # Bytes per step of can_load's scan.
 SCAN_BYTES = 8 << 20
+# Longest line the fast path takes: pyarrow parses a block in pieces of 1 MiB and cannot take a row
+# longer than one piece; longer lines (rare, long remarks) go the reference way.
+LONGEST_LINE = 1 << 17
 
 # What str.strip() removes: the reference strips every value with it, and pyarrow's own notion of
 # whitespace is not Python's (it keeps U+001C..U+001F, for one).
@@ -68,13 +71,16 @@ _NEWLINE, _CARRIAGE_RETURN, _QUOTE, _COMMA = b"\n"[0], b"\r"[0], b'"'[0], b","[0
 
 def can_load(path: Path) -> bool:
     """Whether pyarrow reads this file exactly as the reference reader (Python's csv module, strict)
-    does, line for line: no quoted field spans lines, every quote stands where strict csv accepts it
-    (opening a field, closing it before a delimiter or the line end, or doubled inside it), lines end
-    in LF or CRLF, and no line is long enough to reach csv's field size limit.
+    does, line for line: every byte decodes (the reference quarantines rows with bytes that do not),
+    no quoted field spans lines, every quote stands where strict csv accepts it (opening a field,
+    closing it before a delimiter or the line end, or doubled inside it), lines end in LF or CRLF,
+    and no line is longer than ``LONGEST_LINE``.
 
     One pass over the raw bytes with numpy. In UTF-8 and GB18030 alike the bytes of ``"``, ``,``,
     CR and LF only ever stand for those characters, so no decoding is needed."""
-    limit = csv.field_size_limit()
+    if survey_encoding(path).undecodable_bytes:
+        return False
+    limit = LONGEST_LINE
     pending = b""
     at_file_start = True
     with path.open("rb") as handle:
@@ -185,8 +191,7 @@ def _column_sources(feed: Feed, path: Path, report: FileReport) -> list[str | No
         records.close()
     with path.open(encoding=report.encoding, newline="") as handle:
         header = next(csv.reader([handle.readline()]), [])
-    by_key = {_header_key(name): column.name for column in feed.columns for name in (column.name, *column.aliases)}
-    return [by_key.get(_header_key(name)) for name in header]
+    return header_columns(feed, header)
 
 
 def _blocks(path: Path, encoding: str) -> Iterator[tuple[int, bytes]]:
@@ -228,19 +233,19 @@ def _load_block(
     feed: Feed, judge: _Judge, block: bytes, first_line: int, width: int, by_column: dict[str, int]
 ) -> _BlockOutcome:
     has_header = first_line == 1
-    table, wrong_width = _parse(block, width, has_header)
+    table, misfits = _parse(block, width, has_header)
     lines = _Lines(block)
-    if table.num_rows + len(wrong_width) != lines.count - has_header:
-        raise AssertionError(f"line {first_line}ff: {table.num_rows} rows + {len(wrong_width)} set aside "
+    if table.num_rows + len(misfits) != lines.count - has_header:
+        raise AssertionError(f"line {first_line}ff: {table.num_rows} rows + {len(misfits)} set aside "
                              f"!= {lines.count - has_header} lines; was can_load() checked?")
-    line_in_block = _row_lines([number for number, _ in wrong_width], table.num_rows, int(has_header))
+    line_in_block = _row_lines([number for number, _ in misfits], table.num_rows, int(has_header))
 
     rejected: list[tuple[int, Rejection, str]] = []
     rows_read = 0
-    for number, found in wrong_width:
+    for number, found in misfits:
         original = lines.text(number)
         if original.strip():
-            _, rejection = validate(feed, {"__error__": f"expected {width} fields, found {found}"})
+            _, rejection = validate(feed, {"__error__": wrong_width(width, found)})
             rejected.append((first_line + number - 1, rejection, original))
             rows_read += 1
 
@@ -412,14 +417,15 @@ def _one_column(feed: Feed, column: Column) -> Feed:
 # only values whose reference verdict is certain and render them as psycopg renders the reference's
 # typed value; they may leave any value to the reference. ASCII only: the reference folds with
 # NFKC first, which is the identity on ASCII.
-_SEPARATED_DATE = r"^\d{4}(?:-\d{2}-|/\d{2}/|\.\d{2}\.)\d{2}(?:T|$)"
-_COMPACT_DATE = r"^\d{8}(?:T|$)"
+# A time after a "T" is left to the reference, which checks it.
+_SEPARATED_DATE = r"^\d{4}(?:-\d{2}-|/\d{2}/|\.\d{2}\.)\d{2}$"
+_COMPACT_DATE = r"^\d{8}$"
 _PLAIN_AMOUNT = r"^-?(?:0|[1-9]\d{0,15})(?:\.\d{1,2})?$"
 
 
 def _plain_dates(raw: pa.Array, trimmed: pa.Array) -> tuple[pa.Array, pa.Array]:
-    """2026-10-01, 2026/10/01, 2026.10.01 and 20261001, with anything after a "T" ignored: the
-    formats parse_date tries, each read as exactly these digits."""
+    """2026-10-01, 2026/10/01, 2026.10.01 and 20261001: the formats parse_date tries, each read as
+    exactly these digits."""
     separated = pc.match_substring_regex(trimmed, _SEPARATED_DATE)
     compact = pc.match_substring_regex(trimmed, _COMPACT_DATE)
     digits = [pc.utf8_slice_codeunits(trimmed, start, stop) for start, stop in ((0, 4), (4, 6), (6, 8))]
@@ -451,14 +457,14 @@ _MOSTLY_DISTINCT = {"text", "amount"}
 
 def _stored_table(feed: Feed, judge: _Judge, good: pa.Table, lineage: dict[str, object]) -> pa.Table:
     """The raw table's columns for accepted rows. Personal data is stored by the reference itself
-    (``load._stored_values``: ciphertext, blind index and whatever else it keeps), value by value."""
+    (``load.stored_values``: ciphertext, blind index and whatever else it keeps), value by value."""
     columns: dict[str, pa.Array] = {}
     for column in feed.columns:
         values = good.column(column.name)
         if not column.pii:
             columns[column.name] = values
             continue
-        stored = [reference_load._stored_values(_one_column(feed, column), [text]) for text in values.to_pylist()]
+        stored = [reference_load.stored_values(_one_column(feed, column), [text]) for text in values.to_pylist()]
         for position, (name, _) in enumerate(column.stored_columns):
             columns[name] = pa.array([judge.render(row[position]) for row in stored], pa.string())
     rows = good.num_rows

@@ -8,7 +8,12 @@ Guarantees:
 - a file that cannot be parsed leaves nothing behind but a ``failed`` manifest entry with the
   reason, and the other files still load;
 - for every loaded file, rows read = rows loaded + rows quarantined (asserted and recorded);
-- personal data is encrypted (and blind-indexed) before it is written, in raw and in quarantine.
+- personal data is encrypted (and blind-indexed) before it is written, in raw and in quarantine;
+- one ingest run at a time per warehouse: a second run (two nightly runs, or a manual ``credit-dw
+  ingest`` beside the nightly one) waits on a PostgreSQL advisory lock until the first ends, then
+  finds the files it handled in the manifest and loads nothing twice. Waiting rather than refusing,
+  so that neither run fails for the other; the lock goes with the first run's connection, so a
+  killed run never leaves it held.
 """
 
 from __future__ import annotations
@@ -33,6 +38,9 @@ from ingestion.readers import FileReport, UnreadableFile, identify_feed, read
 from ingestion.validation import validate
 
 log = logging.getLogger(__name__)
+
+# The advisory lock key an ingest run holds for its whole length.
+INGEST_LOCK = "ingestion.ingest"
 
 MANIFEST_DDL = f"""
 create schema if not exists {RAW_SCHEMA};
@@ -205,6 +213,7 @@ def ingest(
     for landing_file in files:
         latest_delivery[landing_file.extract] = max(latest_delivery.get(landing_file.extract, 0), landing_file.delivery)
     with warehouse.connect(database_url) as conn:
+        _wait_for_other_runs(conn)
         ensure_raw_schema(conn)
         conn.commit()
         for landing_file in files:
@@ -220,6 +229,14 @@ def ingest(
                     result.rows_loaded, result.rows_quarantined, f" ({result.error})" if result.error else "",
                 )
     return summary
+
+
+def _wait_for_other_runs(conn: psycopg.Connection) -> None:
+    """Take the ingest lock for this session, waiting while another run holds it."""
+    if not conn.execute("select pg_try_advisory_lock(hashtext(%s))", (INGEST_LOCK,)).fetchone()[0]:
+        log.info("another ingest run is loading into this warehouse: waiting for it to finish")
+        conn.execute("select pg_advisory_lock(hashtext(%s))", (INGEST_LOCK,))
+    conn.commit()
 
 
 def _ingest_file(conn: psycopg.Connection, run_id, landing_file: LandingFile, superseded: bool) -> FileResult:
@@ -293,7 +310,7 @@ def _close(conn, result: FileResult, batch_id: int, status: str, note: str) -> F
     return result
 
 
-def _stored_values(feed: Feed, values: list[object]) -> list[object]:
+def stored_values(feed: Feed, values: list[object]) -> list[object]:
     """Typed values as the raw table stores them: personal data as ciphertext and blind index."""
     stored: list[object] = []
     pii = protector() if feed.has_pii else None
@@ -339,7 +356,7 @@ def load_file(conn: psycopg.Connection, feed: Feed, path: Path, batch_id: int):
                     None if pii else original, pii.encrypt(original) if pii else None,
                 ))
                 continue
-            copy.write_row([*_stored_values(feed, values), batch_id, str(path), line, loaded_at])
+            copy.write_row([*stored_values(feed, values), batch_id, str(path), line, loaded_at])
             rows_loaded += 1
     if rejected:
         with conn.cursor() as cursor, cursor.copy(

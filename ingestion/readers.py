@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import json
 import re
 import unicodedata
@@ -19,6 +20,7 @@ from pathlib import Path
 from lxml import etree
 
 from ingestion.feeds import FEEDS, Feed, feed_for
+from ingestion.validation import InvalidValue
 
 Record = tuple[int, str, dict[str, object]]
 
@@ -56,31 +58,116 @@ class FileReport:
 
 # --- text files -----------------------------------------------------------------------------
 
+# Python's csv refuses fields over 128 KiB by default; real exports carry long remarks. The limit
+# stays finite so that a runaway quoted field fails its file instead of filling memory.
+FIELD_SIZE_LIMIT = 16 << 20
+csv.field_size_limit(max(csv.field_size_limit(), FIELD_SIZE_LIMIT))
+
+# Bytes that do not decode are read as lone surrogates U+DC80..U+DCFF ("surrogateescape"), so that
+# their rows can be quarantined by line instead of failing or reinterpreting the whole file.
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
+
+
+@dataclass(frozen=True)
+class TextEncoding:
+    """How a text file is decoded, and how many of its bytes do not decode that way."""
+
+    name: str
+    undecodable_bytes: int
+    lines: int
+
+
 def detect_encoding(path: Path) -> str:
-    """UTF-8 (with or without BOM) when every byte decodes as UTF-8, else GB18030, the superset of
-    GBK/GB2312 that Chinese ERPs and banks export."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    with path.open("rb") as handle:
-        head = handle.read(3)
-        handle.seek(0)
-        try:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return "gb18030"
-    return "utf-8-sig" if head == codecs.BOM_UTF8 else "utf-8"
+    return survey_encoding(path).name
+
+
+def survey_encoding(path: Path) -> TextEncoding:
+    """UTF-8 (with or without BOM) or GB18030, the superset of GBK/GB2312 that Chinese ERPs and banks
+    export. A file with a UTF-8 BOM, or whose every byte decodes as UTF-8, is UTF-8. Otherwise it is
+    GB18030 only when that reading has fewer undecodable bytes than UTF-8's and the UTF-8 reading is
+    mostly wrong (more undecodable bytes than valid non-ASCII characters): a UTF-8 file with a few
+    stray bytes stays UTF-8, and the rows with those bytes are quarantined.
+
+    Computed once per file version (path, inode, size and mtime), as several steps ask."""
+    stat = path.stat()
+    return _survey(str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _survey(path: str, _inode: int, _size: int, _mtime_ns: int) -> TextEncoding:
+    with open(path, "rb") as handle:
+        has_bom = handle.read(3) == codecs.BOM_UTF8
+    utf8_bad, utf8_non_ascii, lines = _decode_counts(path, "utf-8")
+    if has_bom or not utf8_bad:
+        return TextEncoding("utf-8-sig" if has_bom else "utf-8", utf8_bad, lines)
+    gb_bad, _, _ = _decode_counts(path, "gb18030")
+    if gb_bad < utf8_bad and utf8_non_ascii < utf8_bad:
+        return TextEncoding("gb18030", gb_bad, lines)
+    return TextEncoding("utf-8", utf8_bad, lines)
+
+
+def _decode_counts(path: str, encoding: str) -> tuple[int, int, int]:
+    """(undecodable bytes, non-ASCII characters decoded, lines) of the file read as ``encoding``."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="surrogateescape")
+    bad = non_ascii = lines = 0
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            lines += chunk.count(b"\n")
+            text = decoder.decode(chunk)
+            if not text.isascii():
+                found = len(_UNDECODABLE.findall(text))
+                bad += found
+                non_ascii += len(text) - len(text.encode("ascii", "ignore")) - found
+        tail = decoder.decode(b"", final=True)
+        found = len(_UNDECODABLE.findall(tail))
+        bad += found
+        non_ascii += len(tail) - len(tail.encode("ascii", "ignore")) - found
+    return bad, non_ascii, lines + 1
+
+
+def _text_encoding(path: Path) -> str:
+    """The encoding to read a text file with; raises UnreadableFile when most of it does not decode
+    (more undecodable bytes than one per two lines): not text in a supported encoding."""
+    encoding = survey_encoding(path)
+    if encoding.undecodable_bytes * 2 > encoding.lines:
+        problem = (f"undecodable bytes: {encoding.undecodable_bytes} in {encoding.lines} line(s) do not decode"
+                   f" as {encoding.name} (nor as UTF-8/GB18030): not a text export in a supported encoding")
+        raise UnreadableFile(path, None, problem)
+    return encoding.name
+
+
+def undecodable(text: str, encoding: str) -> InvalidValue | None:
+    """The problem with a line that has bytes the file's encoding does not decode, if it has any."""
+    found = _UNDECODABLE.search(text)
+    if found is None:
+        return None
+    count = len(_UNDECODABLE.findall(text))
+    return InvalidValue("undecodable bytes", f"{count} byte(s) not {encoding}, the first at character "
+                                             f"{found.start() + 1}")
+
+
+def printable(text: str) -> str:
+    """A line with undecodable bytes as the text to keep: each such byte written as \\xNN."""
+    return _UNDECODABLE.sub(lambda byte: f"\\x{ord(byte[0]) - 0xDC00:02x}", text)
+
+
+def _read_text(path: Path, encoding: str) -> str:
+    """A whole (small) statement file as text; a byte that does not decode fails the file."""
+    data = path.read_bytes()
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise UnreadableFile(path, line, f"undecodable bytes for {encoding} ({error.reason})") from None
 
 
 def _lines(path: Path, encoding: str) -> Iterator[tuple[int, str]]:
-    try:
-        with path.open(encoding=encoding, newline="") as handle:
-            yield from enumerate(handle, start=1)
-    except UnicodeDecodeError as error:
-        raise UnreadableFile(path, None, f"undecodable bytes for {encoding} ({error.reason})") from None
+    with path.open(encoding=encoding, errors="surrogateescape", newline="") as handle:
+        yield from enumerate(handle, start=1)
 
 
-def _header_key(name: str) -> str:
+def header_key(name: str) -> str:
+    """A header name as it is matched to a feed column's name and aliases."""
     return unicodedata.normalize("NFKC", name).strip().strip('"').lower()
 
 
@@ -88,42 +175,50 @@ def _logical_rows(path: Path, encoding: str) -> Iterator[tuple[int, str, list[st
     """CSV rows with the physical line each starts on and its text as delivered; a quoted field
     may span lines."""
     consumed: list[str] = []
-    try:
-        with path.open(encoding=encoding, newline="") as handle:
+    with path.open(encoding=encoding, errors="surrogateescape", newline="") as handle:
 
-            def remembered() -> Iterator[str]:
-                for line in handle:
-                    consumed.append(line)
-                    yield line
+        def remembered() -> Iterator[str]:
+            for line in handle:
+                consumed.append(line)
+                yield line
 
-            reader = csv.reader(remembered(), strict=True)
-            start = 1
-            try:
-                for values in reader:
-                    original = "".join(consumed).rstrip("\r\n")
-                    consumed.clear()
-                    yield start, original, values
-                    start = reader.line_num + 1
-            except csv.Error as error:
-                if "unexpected end of data" in str(error):
-                    raise UnreadableFile(path, start, "file ends inside a quoted field (truncated?)") from None
-                raise UnreadableFile(path, reader.line_num, f"malformed CSV: {error}") from None
-    except UnicodeDecodeError as error:
-        raise UnreadableFile(path, None, f"undecodable bytes for {encoding} ({error.reason})") from None
+        reader = csv.reader(remembered(), strict=True)
+        start = 1
+        try:
+            for values in reader:
+                original = "".join(consumed).rstrip("\r\n")
+                consumed.clear()
+                yield start, original, values
+                start = reader.line_num + 1
+        except csv.Error as error:
+            if "unexpected end of data" in str(error):
+                raise UnreadableFile(path, start, "file ends inside a quoted field (truncated?)") from None
+            if "field larger than field limit" in str(error):
+                problem = f"a field longer than {FIELD_SIZE_LIMIT >> 20} MiB (runaway quote?)"
+                raise UnreadableFile(path, start, problem) from None
+            raise UnreadableFile(path, reader.line_num, f"malformed CSV: {error}") from None
+
+
+def header_columns(feed: Feed, header: list[str]) -> list[str | None]:
+    """The feed column each field of a row goes to (None: a column the feed does not know)."""
+    by_key = {header_key(name): column.name for column in feed.columns for name in (column.name, *column.aliases)}
+    return [by_key.get(header_key(name)) for name in header]
 
 
 def read_csv(path: Path, feed: Feed, report: FileReport) -> Iterator[Record]:
-    report.encoding = detect_encoding(path)
+    report.encoding = _text_encoding(path)
     rows = _logical_rows(path, report.encoding)
     try:
-        _, _, header = next(rows)
+        _, original_header, header = next(rows)
     except StopIteration:
         raise UnreadableFile(path, 1, "empty file: no header line") from None
-    by_key = {}
-    for column in feed.columns:
-        for name in (column.name, *column.aliases):
-            by_key[_header_key(name)] = column.name
-    mapped = [by_key.get(_header_key(name)) for name in header]
+    if problem := undecodable(original_header, report.encoding):
+        raise UnreadableFile(path, 1, f"header line: {problem}")
+    mapped = header_columns(feed, header)
+    # Two fields for one column: which to load is a guess either way, so the file is refused.
+    for target in sorted({t for t in mapped if t and mapped.count(t) > 1}):
+        names = ", ".join(f"{header[i].strip()!r} (field {i + 1})" for i, t in enumerate(mapped) if t == target)
+        raise UnreadableFile(path, 1, f"header names column {target} more than once: {names}")
     report.extra_columns = [name.strip() for name, target in zip(header, mapped, strict=True) if target is None]
     present = {target for target in mapped if target}
     report.missing_columns = [c.name for c in feed.columns if c.name not in present]
@@ -133,27 +228,37 @@ def read_csv(path: Path, feed: Feed, report: FileReport) -> Iterator[Record]:
     for number, original, values in rows:
         if not original.strip():
             continue
+        if problem := undecodable(original, report.encoding):
+            yield number, printable(original), {"__error__": problem}
+            continue
         if len(values) != len(header):
-            yield number, original, {"__error__": f"expected {len(header)} fields, found {len(values)}"}
+            yield number, original, {"__error__": wrong_width(len(header), len(values))}
             continue
         yield number, original, {target: value for target, value in zip(mapped, values, strict=True) if target}
 
 
+def wrong_width(expected: int, found: int) -> InvalidValue:
+    return InvalidValue("wrong number of fields", f"expected {expected}, found {found}")
+
+
 def read_jsonl(path: Path, feed: Feed, report: FileReport) -> Iterator[Record]:
-    report.encoding = detect_encoding(path)
+    report.encoding = _text_encoding(path)
     expected = {column.name for column in feed.columns}
     seen_extra: set[str] = set()
     for number, line in _lines(path, report.encoding):
         if not line.strip():
             continue
         original = line.rstrip("\r\n")
+        if problem := undecodable(original, report.encoding):
+            yield number, printable(original), {"__error__": problem}
+            continue
         try:
             document = json.loads(line)
         except json.JSONDecodeError as error:
-            yield number, original, {"__error__": f"invalid JSON: {error.msg}"}
+            yield number, original, {"__error__": InvalidValue("invalid JSON", error.msg)}
             continue
         if not isinstance(document, dict):
-            yield number, original, {"__error__": "a JSON object was expected"}
+            yield number, original, {"__error__": InvalidValue("a JSON object was expected")}
             continue
         seen_extra.update(set(document) - expected)
         yield number, original, document
@@ -274,8 +379,8 @@ def read_mt940(path: Path, feed: Feed, report: FileReport) -> Iterator[Record]:
     """One record per ``:61:`` line of every statement, parsed by the mt-940 library."""
     import mt940
 
-    report.encoding = detect_encoding(path)
-    text = path.read_text(encoding=report.encoding)
+    report.encoding = _text_encoding(path)
+    text = _read_text(path, report.encoding)
     statements = list(_mt940_statements(text))
     if not statements:
         raise UnreadableFile(path, 1, "not an MT940 file: no statement starts with a :20: field")
@@ -325,8 +430,8 @@ def read_bai2(path: Path, feed: Feed, report: FileReport) -> Iterator[Record]:
     from bai2 import bai2
     from bai2.constants import TypeCodeTransaction
 
-    report.encoding = detect_encoding(path)
-    lines = path.read_text(encoding=report.encoding).splitlines()
+    report.encoding = _text_encoding(path)
+    lines = _read_text(path, report.encoding).splitlines()
     detail_lines = [number for number, line in enumerate(lines, start=1) if line.startswith("16,")]
     try:
         document = bai2.parse_from_lines(lines)
@@ -397,10 +502,10 @@ def _header_fits(path: Path, feed: Feed) -> int:
     try:
         encoding = detect_encoding(path)
         with path.open(encoding=encoding, newline="") as handle:
-            header = {_header_key(name) for name in next(csv.reader([handle.readline()]))}
+            header = {header_key(name) for name in next(csv.reader([handle.readline()]))}
     except (UnicodeDecodeError, StopIteration, csv.Error):
         return 0
-    matched = [c for c in feed.columns if {_header_key(n) for n in (c.name, *c.aliases)} & header]
+    matched = [c for c in feed.columns if {header_key(n) for n in (c.name, *c.aliases)} & header]
     if any(c.required and c not in matched for c in feed.columns):
         return 0
     return len(matched)

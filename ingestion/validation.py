@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 
 import pycountry
@@ -33,19 +33,33 @@ _TRUE = {"true", "t", "1", "yes", "y", "是"}
 _FALSE = {"false", "f", "0", "no", "n", "否"}
 
 
+# Largest magnitude a rate column (numeric(18,8)) holds: beyond it the COPY would fail the file.
+_RATE_LIMIT = Decimal("1e10")
+
+
 class InvalidValue(ValueError):
-    pass
+    """A value (or a whole row) that cannot be taken. ``problem`` is a stable category stewards group
+    quarantine reasons by ("not a date"); ``detail`` says what was found (the value, counts)."""
+
+    def __init__(self, problem: str, detail: str | None = None):
+        self.problem, self.detail = problem, detail
+        super().__init__(problem if detail is None else f"{problem}: {detail}")
 
 
 @dataclass(frozen=True)
 class Rejection:
     field: str
-    reason: str
+    problem: str
+    detail: str | None = None
+
+    @property
+    def reason(self) -> str:
+        return self.problem if self.detail is None else f"{self.problem}: {self.detail}"
 
     @property
     def kind(self) -> str:
-        """The reason without the offending value, for counting: "invoice_date: not a date"."""
-        return f"{self.field}: {self.reason.split(':')[0]}"
+        """The category without the offending value or counts, for grouping: "invoice_date: not a date"."""
+        return f"{self.field}: {self.problem}"
 
 
 def _half_width(text: str) -> str:
@@ -58,33 +72,38 @@ def parse_amount(text: str) -> Decimal:
     try:
         value = Decimal(cleaned)
     except InvalidOperation:
-        raise InvalidValue(f"not an amount: {text!r}") from None
+        raise InvalidValue("not an amount", repr(text)) from None
     if not value.is_finite():
-        raise InvalidValue(f"not an amount: {text!r}")
+        raise InvalidValue("not an amount", repr(text))
     # range first: quantizing a huge value (1e30) raises instead of answering
     if abs(value) >= Decimal("1e16"):
-        raise InvalidValue(f"amount out of range: {text!r}")
+        raise InvalidValue("amount out of range", repr(text))
     if value != value.quantize(Decimal("0.01")):
-        raise InvalidValue(f"more than 2 decimals: {text!r}")
+        raise InvalidValue("more than 2 decimals", repr(text))
     return value
 
 
 def parse_date(text: str) -> date:
     cleaned = _half_width(text)
     if "T" in cleaned:
-        cleaned = cleaned.split("T", 1)[0]
+        # an ISO datetime: the date is taken, but only when what follows the T is a time of day
+        cleaned, clock = cleaned.split("T", 1)
+        try:
+            time.fromisoformat(clock)
+        except ValueError:
+            raise InvalidValue("not a date", repr(text)) from None
     for pattern in _DATE_FORMATS:
         try:
             return datetime.strptime(cleaned, pattern).date()
         except ValueError:
             continue
-    raise InvalidValue(f"not a date: {text!r}")
+    raise InvalidValue("not a date", repr(text))
 
 
 def _convert(column: Column, raw: object) -> object:
     if isinstance(raw, bool | int) and column.type in {"boolean", "integer"}:
         if column.type == "boolean" and not isinstance(raw, bool):
-            raise InvalidValue(f"not a boolean: {raw!r}")
+            raise InvalidValue("not a boolean", repr(raw))
         return raw
     text = str(raw)
     match column.type:
@@ -97,7 +116,7 @@ def _convert(column: Column, raw: object) -> object:
         case "integer":
             cleaned = _half_width(text)
             if not re.fullmatch(r"-?\d{1,9}", cleaned):
-                raise InvalidValue(f"not an integer: {text!r}")
+                raise InvalidValue("not an integer", repr(text))
             return int(cleaned)
         case "boolean":
             lowered = _half_width(text).lower()
@@ -105,29 +124,34 @@ def _convert(column: Column, raw: object) -> object:
                 return True
             if lowered in _FALSE:
                 return False
-            raise InvalidValue(f"not a boolean: {text!r}")
+            raise InvalidValue("not a boolean", repr(text))
         case "currency":
             code = _half_width(text).upper()
             if code not in ISO_4217:
-                raise InvalidValue(f"unknown ISO 4217 currency: {text!r}")
+                raise InvalidValue("unknown ISO 4217 currency", repr(text))
             return code
         case "uscc":
             code = _half_width(text).upper()
             if not uscc_number.is_valid(code):
-                raise InvalidValue(f"invalid Unified Social Credit Code: {text!r}")
+                raise InvalidValue("invalid Unified Social Credit Code", repr(text))
             return code
         case "rate":
             try:
-                return Decimal(_half_width(text).replace(",", ""))
+                rate = Decimal(_half_width(text).replace(",", ""))
             except InvalidOperation:
-                raise InvalidValue(f"not a rate: {text!r}") from None
+                raise InvalidValue("not a rate", repr(text)) from None
+            if not rate.is_finite():
+                raise InvalidValue("not a rate", repr(text))
+            if abs(rate) >= _RATE_LIMIT:
+                raise InvalidValue("rate out of range", repr(text))
+            return rate
         case "direction":
             lowered = _half_width(text).lower()
             if lowered in _CREDIT:
                 return "CRDT"
             if lowered in _DEBIT:
                 return "DBIT"
-            raise InvalidValue(f"not a credit/debit indicator: {text!r}")
+            raise InvalidValue("not a credit/debit indicator", repr(text))
         case "resident_id":
             code = _half_width(text).upper()
             if not resident_id_number.is_valid(code):
@@ -147,20 +171,21 @@ def _convert(column: Column, raw: object) -> object:
             try:
                 return iban_number.validate(_half_width(text))
             except ValidationError:
-                raise InvalidValue(f"invalid IBAN: {text!r}") from None
+                raise InvalidValue("invalid IBAN", repr(text)) from None
         case "vat":
             try:
                 # compact() itself rejects country prefixes it does not know (e.g. GB since Brexit)
                 return eu_vat.validate(_half_width(text))
             except ValidationError:
-                raise InvalidValue(f"invalid VAT number: {text!r}") from None
+                raise InvalidValue("invalid VAT number", repr(text)) from None
     raise AssertionError(f"unknown column type {column.type}")
 
 
 def validate(feed: Feed, fields: dict[str, object]) -> tuple[list[object] | None, Rejection | None]:
     """Typed values in the feed's column order, or the first problem found."""
-    if "__error__" in fields:
-        return None, Rejection("(row)", str(fields["__error__"]))
+    if "__error__" in fields:  # the reader could not make fields of the row: an InvalidValue
+        error = fields["__error__"]
+        return None, Rejection("(row)", error.problem, error.detail)
     values = []
     for column in feed.columns:
         raw = fields.get(column.name)
@@ -172,9 +197,8 @@ def validate(feed: Feed, fields: dict[str, object]) -> tuple[list[object] | None
         try:
             values.append(_convert(column, raw))
         except InvalidValue as error:
-            reason = str(error)
             # A reason must never carry personal data: name the problem, not the value.
-            if column.pii and str(raw).strip() and str(raw).strip() in reason:
-                reason = f"invalid {column.type.replace('_', ' ')}"
-            return None, Rejection(column.name, reason)
+            if column.pii and error.detail is not None:
+                return None, Rejection(column.name, f"invalid {column.type.replace('_', ' ')}")
+            return None, Rejection(column.name, error.problem, error.detail)
     return values, None

@@ -4,6 +4,8 @@ re-deliveries supersede, unreadable files leave nothing behind, personal data ne
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from datetime import date
 from pathlib import Path
 
@@ -130,3 +132,50 @@ def test_an_unreadable_file_fails_alone_and_leaves_nothing_half_loaded(landing, 
     assert scalar(fresh_database_url, "select count(*) from raw.bank_statement_entries") == 0
     assert scalar(fresh_database_url, "select count(*) from raw.crm_contacts") == 2, "other files still load"
     assert scalar(fresh_database_url, "select status from raw.load_manifest where path = %s", str(broken)) == "failed"
+
+
+def _waiting_for_advisory_lock(url: str) -> int:
+    database = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
+    return scalar(url, """select count(*) from pg_stat_activity where datname = %s
+                          and wait_event_type = 'Lock' and wait_event = 'advisory'""", database)
+
+
+def test_a_second_ingest_run_waits_for_the_first(landing, fresh_database_url):
+    from ingestion.load import INGEST_LOCK
+
+    outcome = {}
+    with psycopg.connect(fresh_database_url, autocommit=True) as first_run:
+        # This connection stands for a run in progress: it holds the lock an ingest run takes.
+        first_run.execute("select pg_advisory_lock(hashtext(%s))", (INGEST_LOCK,))
+        second = threading.Thread(target=lambda: outcome.update(
+            summary=ingest(DAY, landing_dir=landing, database_url=fresh_database_url)))
+        second.start()
+        deadline = time.monotonic() + 30
+        while not _waiting_for_advisory_lock(fresh_database_url) and time.monotonic() < deadline:
+            assert second.is_alive(), "the second run did not wait for the lock"
+            time.sleep(0.05)
+        assert _waiting_for_advisory_lock(fresh_database_url) == 1
+        assert scalar(fresh_database_url, "select to_regclass('raw.load_manifest') is null"), "nothing done yet"
+        first_run.execute("select pg_advisory_unlock(hashtext(%s))", (INGEST_LOCK,))
+        second.join(60)
+    assert {f.status for f in outcome["summary"].files} == {"loaded"}
+
+
+def test_two_ingest_runs_at_once_load_each_file_once(landing, fresh_database_url):
+    start = threading.Barrier(2)
+    summaries = []
+
+    def run():
+        start.wait()
+        summaries.append(ingest(DAY, landing_dir=landing, database_url=fresh_database_url))
+
+    runs = [threading.Thread(target=run) for _ in range(2)]
+    for thread in runs:
+        thread.start()
+    for thread in runs:
+        thread.join(120)
+    statuses = sorted(sorted({f.status for f in summary.files}) for summary in summaries)
+    assert statuses == [["loaded"], ["skipped"]]
+    assert scalar(fresh_database_url, "select count(*) from raw.load_manifest") == 2
+    assert scalar(fresh_database_url, "select count(*) from raw.crm_contacts") == 2
+    assert scalar(fresh_database_url, "select count(*) from raw.erp_customers") == 2

@@ -126,3 +126,71 @@ def test_inspect_counts_valid_and_quarantined_rows_and_masks_personal_data(tmp_p
     assert report["reasons"] == {"mobile: not a mobile phone number": 1}
     assert report["sample"][0]["contact_name"] == "***" and report["sample"][0]["mobile"] == "***"
     assert "12345" not in str(report)
+
+
+def inspect_text(tmp_path, name: str, content: bytes, source: str = "erp") -> dict:
+    path = tmp_path / name
+    path.write_bytes(content)
+    return inspect_file(path, source)
+
+
+def test_rows_of_the_wrong_width_share_one_reason_kind(tmp_path):
+    report = inspect_text(tmp_path, "payments_20261005.csv", (
+        b"payment_id,customer_id,payment_date,currency,payment_amount,invoice_id,applied_amount\n"
+        b"P1,C1,2026-10-05\nP2,C1,2026-10-05,CNY\nP3,C1,2026-10-05,CNY,1.00,I1,1.00,surplus\n"))
+    assert report["reasons"] == {"(row): wrong number of fields": 3}
+
+
+def test_a_utf8_file_with_a_few_bad_bytes_stays_utf8_and_quarantines_those_rows(tmp_path):
+    header = "contact_id,account_id,contact_name,title,mobile,email\n"
+    rows = [f"K{n},A1,张伟{n},财务经理,13812345678,zhang{n}@example.com\n" for n in range(6)]
+    content = (header + "".join(rows[:3])).encode() + b"K9,A1,\xe5\xbc\xa0\xff,CFO,13812345678,\n"
+    content += "".join(rows[3:]).encode()
+    path = tmp_path / "contacts_20261005.csv"
+    path.write_bytes(content)
+    assert detect_encoding(path) == "utf-8"
+    records = list(read(path, feed_named("crm_contacts"), FileReport()))
+    bad = [(line, original, fields) for line, original, fields in records if "__error__" in fields]
+    assert [line for line, _, _ in bad] == [5]
+    assert bad[0][1] == "K9,A1,张\\xff,CFO,13812345678,", "the bad byte is kept, written out"
+    assert str(bad[0][2]["__error__"]).startswith("undecodable bytes: 1 byte(s) not utf-8, the first at character 8")
+    assert [f["contact_name"] for _, _, f in records if "__error__" not in f] == [f"张伟{n}" for n in range(6)]
+
+
+def test_a_gb18030_export_with_a_stray_byte_stays_gb18030(tmp_path):
+    rows = "".join(f"INV{n},C{n},2026/10/05,2026/11/04,人民币,100.00,上海华信电子科技有限公司\n" for n in range(20))
+    content = ("发票号码,客户编码,开票日期,到期日,币别,价税合计,备注\n" + rows).encode("gb18030") + b"INV99,\xff,,,,,\n"
+    path = tmp_path / "invoices_20261005.csv"
+    path.write_bytes(content)
+    assert detect_encoding(path) == "gb18030"
+    report = inspect_file(path, "erp")
+    assert report["rows"] == 21 and report["reasons"]["(row): undecodable bytes"] == 1
+
+
+@pytest.mark.parametrize(("content", "problem"), [
+    (b"\xff\xfe\x00\x01\x02garbage\x81\xfe\n\xfa\xfb\n", "not a text export"),
+    ("发票号码,客户编码,开票日期,到期日,币别,价税合计".encode("gb18030") + b"\xff\n"
+     + "INV1,C1,2026-10-01,2026-10-31,CNY,1\n".encode("gb18030") * 3, "header line: undecodable bytes"),
+])
+def test_files_that_do_not_decode_fail_with_the_reason(tmp_path, content, problem):
+    path = tmp_path / "invoices_20261005.csv"
+    path.write_bytes(content)
+    with pytest.raises(UnreadableFile, match=problem):
+        list(read(path, feed_named("erp_invoices"), FileReport()))
+
+
+def test_fields_longer_than_csv_s_default_limit_are_read(tmp_path):
+    remark = "长" * 200_000
+    report = inspect_text(tmp_path, "accounts_20261005.csv", (
+        "account_id,account_name,uscc,city,industry,owner_id,created_date\n"
+        f'A1,"{remark}",,上海,电子,S001,2026-01-01\n').encode(), source="crm")
+    assert report["valid"] == 1, report["reasons"]
+
+
+def test_a_header_naming_a_column_twice_fails_the_file(tmp_path):
+    path = tmp_path / "invoices_20261005.csv"
+    path.write_text("invoice_id,customer_id,invoice_date,due_date,currency,amount,价税合计\n"
+                    "INV1,C1,2026-10-01,2026-10-31,CNY,1.00,2.00\n", encoding="utf-8")
+    with pytest.raises(UnreadableFile, match=r"line 1: header names column amount more than once: 'amount' "
+                                             r"\(field 6\), '价税合计' \(field 7\)"):
+        list(read(path, feed_named("erp_invoices"), FileReport()))

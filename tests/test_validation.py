@@ -67,3 +67,33 @@ def test_vat_numbers_from_outside_the_eu_are_quarantined_not_crashing():
            "currency": "GBP", "vat_number": "GB123456789"}
     assert validate(feed, row)[1].field == "vat_number"
     assert validate(feed, {**row, "vat_number": "DE136695976"})[1] is None
+
+
+@pytest.mark.parametrize("text", ["NaN", "nan", "Infinity", "-inf", "sNaN", "1e10", "-12345678901", "1e400"])
+def test_rates_that_are_not_finite_or_do_not_fit_are_rejected(text):
+    feed = feed_named("erp_fx_rates")
+    values, rejection = validate(feed, {"rate_date": "2026-10-05", "currency": "USD", "cny_per_unit": text})
+    assert values is None and rejection.field == "cny_per_unit"
+    assert rejection.kind in {"cny_per_unit: not a rate", "cny_per_unit: rate out of range"}
+    assert validate(feed, {"rate_date": "2026-10-05", "currency": "USD", "cny_per_unit": "7.1234"})[1] is None
+
+
+@pytest.mark.parametrize("text", ["2026-01-05Tgarbage", "2026-01-05T", "2026-01-05T25:00", "20260105TX"])
+def test_text_after_a_t_must_be_a_time_of_day(text):
+    with pytest.raises(InvalidValue, match="not a date"):
+        parse_date(text)
+
+
+@pytest.mark.parametrize("text", ["2026-01-05T08:30:00", "2026-01-05T08:30:00+08:00", "2026-01-05T08:30:00.123Z"])
+def test_iso_datetimes_give_their_date(text):
+    assert parse_date(text) == date(2026, 1, 5)
+
+
+def test_reasons_group_by_a_stable_kind_and_keep_the_value_in_the_reason():
+    feed = feed_named("erp_invoices")
+    row = {"invoice_id": "INV1", "customer_id": "C1", "invoice_date": "2026-10-01",
+           "due_date": "2026-10-31", "currency": "CNY", "amount": "1.00"}
+    first = validate(feed, {**row, "amount": "abc"})[1]
+    second = validate(feed, {**row, "amount": "x.y"})[1]
+    assert first.kind == second.kind == "amount: not an amount"
+    assert first.reason == "not an amount: 'abc'"
