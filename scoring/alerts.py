@@ -95,7 +95,18 @@ class AlertSummary:
 
 
 def ensure_alerts(conn) -> None:
-    conn.execute(ALERTS_DDL)
+    """Create or upgrade the alert tables, only when something is missing: the DDL takes locks that
+    would queue reads behind a running night, and only the tables' owner may run it (the API's role
+    moves alerts through the functions below)."""
+    complete = conn.execute(
+        """select to_regclass('scoring.alerts') is not null and to_regclass('scoring.alert_runs') is not null
+                  and to_regclass('scoring.alerts_one_live') is not null
+                  and to_regclass('scoring.alerts_status') is not null
+                  and exists (select 1 from pg_attribute where attrelid = to_regclass('scoring.alerts')
+                              and attname = 'acknowledgement_note' and not attisdropped)"""
+    ).fetchone()[0]
+    if not complete:
+        conn.execute(ALERTS_DDL)
 
 
 def apply_evaluation(conn, evaluation: Evaluation, *, run_id: str | None = None) -> AlertSummary:

@@ -10,7 +10,8 @@ runs in the same stage). One transaction: a failure leaves the previous state un
    raised and resolved from them (rules reading a stale source suppressed and flagged).
 4. Limit proposals, the collections worklist, the customer timeline.
 5. The shadow rule set evaluated and stored beside (is_shadow), with its limit proposals; no alerts.
-6. The legacy ``scoring.credit_warnings`` limit-breach table, kept until its readers move to alerts.
+
+``scoring.credit_warnings`` (the day's warnings per customer) is a view over the stored rule hits.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from datetime import date
 from typing import Any
 
 from credit_dw import warehouse
-from scoring import alerts, limits, timeline, worklist
+from scoring import alerts, limits, timeline, warnings, worklist
 from scoring.rules import engine, registry
 from scoring.rules.policy import DEFAULT_POLICY, load_policy
 
@@ -27,6 +28,7 @@ from scoring.rules.policy import DEFAULT_POLICY, load_policy
 def ensure_schema(conn) -> None:
     registry.ensure_registry(conn)
     engine.ensure_engine(conn)
+    warnings.ensure_warnings(conn)
     alerts.ensure_alerts(conn)
     limits.ensure_limits(conn)
     worklist.ensure_worklist(conn)
@@ -45,8 +47,6 @@ def ensure_schema(conn) -> None:
 
 def run_nightly_decisions(as_of_date: date, *, database_url: str | None = None, run_id: str | None = None) -> dict:
     """Everything the policy decides for ``as_of_date``; returns what was done, for ops.stage_runs."""
-    from scoring.warnings import raise_limit_breach_warnings
-
     with warehouse.connect(database_url) as conn:
         ensure_schema(conn)
         active = registry.active_or_bootstrap(conn)
@@ -61,9 +61,7 @@ def run_nightly_decisions(as_of_date: date, *, database_url: str | None = None, 
             shadow_summary = {**shadow_evaluation.summary(),
                               "limit_proposals": limits.propose_limits(conn, shadow_evaluation, run_id=run_id)}
         events = timeline.build_timeline(conn, as_of_date)
-        has_exposure = conn.execute("select to_regclass('marts.fct_credit_exposure_daily')").fetchone()[0] is not None
     bundled = load_policy(DEFAULT_POLICY)
-    legacy = raise_limit_breach_warnings(as_of_date, database_url=database_url, run_id=run_id) if has_exposure else None
     notes = []
     if bundled.name == active.name and bundled.content_hash != active.content_hash:
         notes.append(f"{DEFAULT_POLICY.name} in the repository ({bundled.version}, {bundled.content_hash[:12]}) "
@@ -82,7 +80,6 @@ def run_nightly_decisions(as_of_date: date, *, database_url: str | None = None, 
         "worklist": work,
         "timeline": events,
         "shadow": shadow_summary,
-        "limit_breach_warnings": legacy.as_dict() if legacy else None,
         "notes": notes,
     }
 

@@ -1,81 +1,63 @@
-"""Early warnings raised from the marts, stored in ``scoring.credit_warnings``.
+"""``scoring.credit_warnings``: the early warnings of each business date, one row per customer and
+rule that fired, as a view over the policy rules' hits (``scoring.rule_hits``).
 
-Evaluation is idempotent per business date and rule: re-running a date replaces that date's
-warnings for the rule, never adds to them.
+It used to be a table of its own, filled by a hard-coded limit-breach query beside the policy's
+``limit_breach`` rule of the same meaning; the policy is now the one home of every warning and
+blacklist rule, and this view keeps the table's columns for its readers. Per business date it shows
+the active (not shadow) rule set last evaluated for that date, suppressed rules included: a warning
+held even when a stale source kept its alert from being raised or resolved.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
-
-from credit_dw import warehouse
+WARNINGS_VIEW = "scoring.credit_warnings"
 
 WARNINGS_DDL = """
-create schema if not exists scoring;
-create table if not exists scoring.credit_warnings (
-    as_of_date date not null,
-    customer_id text not null,
-    rule_id text not null,
-    rule_version integer not null,
-    severity text not null check (severity in ('low', 'medium', 'high', 'critical')),
-    evidence jsonb not null,
-    run_id text,
-    raised_at timestamptz not null default now(),
-    primary key (as_of_date, customer_id, rule_id)
-);
+do $$
+begin
+    -- the table this view replaces (derived data: the rule hits hold the same dates)
+    if exists (select 1 from pg_class
+               where oid = to_regclass('scoring.credit_warnings') and relkind = 'r') then
+        drop table scoring.credit_warnings;
+    end if;
+end
+$$;
+create or replace view scoring.credit_warnings as
+with latest_evaluations as (
+    select distinct on (as_of_date)
+        as_of_date,
+        content_hash
+    from scoring.rule_evaluations
+    where not is_shadow
+    order by as_of_date, evaluated_at desc
+)
+select
+    hits.as_of_date,
+    hits.customer_id,
+    hits.rule_id,
+    hits.rule_version,
+    hits.severity,
+    hits.evidence,
+    hits.run_id,
+    hits.evaluated_at as raised_at,
+    hits.rule_kind,
+    hits.rule_set,
+    hits.rule_set_version
+from scoring.rule_hits as hits
+inner join latest_evaluations
+    on hits.as_of_date = latest_evaluations.as_of_date
+    and hits.content_hash = latest_evaluations.content_hash
+where not hits.is_shadow
+    and hits.rule_kind in ('warning', 'blacklist');
+comment on view scoring.credit_warnings is
+    'Early warnings per business date and customer: hits of the active policy''s warning and blacklist rules';
 """
 
-LIMIT_BREACH_RULE = "limit_breach"
-LIMIT_BREACH_VERSION = 1
-# Exposure this far above the limit is escalated from medium to high severity.
-HIGH_SEVERITY_UTILISATION = 1.2
 
-
-@dataclass(frozen=True)
-class WarningSummary:
-    as_of_date: date
-    raised: int
-    by_severity: dict[str, int]
-
-    def as_dict(self) -> dict:
-        return {"as_of_date": self.as_of_date.isoformat(), "raised": self.raised, "by_severity": self.by_severity}
-
-
-def raise_limit_breach_warnings(
-    as_of_date: date, *, database_url: str | None = None, run_id: str | None = None
-) -> WarningSummary:
-    """One warning per customer whose exposure exceeds its credit limit on ``as_of_date``."""
-    with warehouse.connect(database_url) as conn:
+def ensure_warnings(conn) -> None:
+    """Create the view (after ``scoring.rules.engine.ensure_engine``); no DDL when it exists."""
+    exists = conn.execute(
+        "select exists (select 1 from pg_class where oid = to_regclass(%s) and relkind = 'v')", (WARNINGS_VIEW,)
+    ).fetchone()[0]
+    if not exists:
         conn.execute(WARNINGS_DDL)
-        conn.execute(
-            "delete from scoring.credit_warnings where as_of_date = %s and rule_id = %s",
-            (as_of_date, LIMIT_BREACH_RULE),
-        )
-        conn.execute(
-            """
-            insert into scoring.credit_warnings
-                (as_of_date, customer_id, rule_id, rule_version, severity, evidence, run_id)
-            select
-                as_of_date,
-                customer_id,
-                %(rule)s,
-                %(version)s,
-                case when utilisation > %(high)s then 'high' else 'medium' end,
-                jsonb_build_object(
-                    'exposure', exposure, 'credit_limit', credit_limit,
-                    'utilisation', utilisation, 'currency', currency
-                ),
-                %(run_id)s
-            from marts.fct_credit_exposure_daily
-            where as_of_date = %(as_of)s and is_over_limit
-            """,
-            {"rule": LIMIT_BREACH_RULE, "version": LIMIT_BREACH_VERSION, "high": HIGH_SEVERITY_UTILISATION,
-             "run_id": run_id, "as_of": as_of_date},
-        )
-        counts = dict(conn.execute(
-            """select severity, count(*) from scoring.credit_warnings
-               where as_of_date = %s and rule_id = %s group by severity order by severity""",
-            (as_of_date, LIMIT_BREACH_RULE),
-        ).fetchall())
-    return WarningSummary(as_of_date, sum(counts.values()), counts)

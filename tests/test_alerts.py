@@ -177,10 +177,68 @@ def test_the_nightly_entry_point_bootstraps_the_bundled_policy(fresh_database_ur
     result = run_nightly_decisions(DAY, database_url=fresh_database_url, run_id="r1")
     assert result["raised"] >= 2 and result["policy"]["rules"]["limit_breach"]["status"] == "evaluated"
     assert result["policy"]["rules"]["grade_downgrade"]["status"] == "unavailable"  # no PD table yet
-    assert result["limit_breach_warnings"]["raised"] == 1 and result["worklist"]["rows"] == 1
+    assert result["worklist"]["rows"] == 1
     with psycopg.connect(fresh_database_url) as conn:
         assert registry.in_force(conn, "credit_policy") is not None
+        warned = conn.execute("""select customer_id, severity, evidence ->> 'utilisation', run_id
+                                 from scoring.credit_warnings where as_of_date = %s and rule_id = 'limit_breach'""",
+                              (DAY,)).fetchall()
         by = conn.execute("select activated_by from scoring.policy_versions").fetchone()[0]
     assert by.startswith("system")
+    assert [(c, severity, float(u), run) for c, severity, u, run in warned] == [("C1", "high", 1.3, "r1")]
     again = run_nightly_decisions(DAY, database_url=fresh_database_url, run_id="r2")
     assert again["raised"] == 0
+    with psycopg.connect(fresh_database_url) as conn:
+        assert conn.execute("select customer_id, run_id from scoring.credit_warnings where rule_id = 'limit_breach'"
+                            ).fetchall() == [("C1", "r2")], "a re-run replaces the day's warnings"
+
+
+def test_credit_warnings_replace_the_legacy_table_and_follow_the_latest_active_evaluation(fresh_database_url):
+    from scoring.warnings import ensure_warnings
+
+    build_marts(fresh_database_url, {DAY: [{"customer_id": "C1", "exposure": 130_000},
+                                           {"customer_id": "C2", "exposure": 50_000}]})
+    narrower = parse_policy(policy_text("""
+    - {id: breach, version: 3, condition: utilisation > 1.4, severity: medium}
+"""))
+    with psycopg.connect(fresh_database_url) as conn:
+        # a warehouse from before: the legacy table with a row of its own
+        conn.execute("""create schema if not exists scoring;
+                        create table scoring.credit_warnings (as_of_date date, customer_id text, rule_id text)""")
+        conn.execute("insert into scoring.credit_warnings values (%s, 'OLD', 'limit_breach')", (DAY,))
+        evaluate(conn, POLICY, DAY, run_id="first")
+        evaluate(conn, POLICY, DAY, is_shadow=True, run_id="shadow")
+        ensure_warnings(conn)
+        first = conn.execute("select customer_id, rule_id, rule_version from scoring.credit_warnings").fetchall()
+        conn.commit()  # each run is a transaction of its own: "latest" is by evaluation time
+        evaluate(conn, narrower, DAY, run_id="second")  # a new policy, the same day re-run
+        second = conn.execute("select customer_id from scoring.credit_warnings").fetchall()
+        kind = conn.execute("select relkind from pg_class where oid = 'scoring.credit_warnings'::regclass"
+                            ).fetchone()[0]
+    assert kind == "v"
+    assert first == [("C1", "breach", 2)], "the shadow evaluation and the legacy rows are not warnings"
+    assert second == [], "the latest evaluation of the day wins"
+
+
+def test_alert_tables_are_not_altered_once_they_exist(fresh_database_url):
+    """Read paths run as roles that may not run DDL: ensure_alerts must not try once the tables exist."""
+    import uuid
+
+    from psycopg import sql
+
+    role = sql.Identifier(f"alerts_reader_{uuid.uuid4().hex[:8]}")
+    with psycopg.connect(fresh_database_url, autocommit=True) as conn:
+        alerts.ensure_alerts(conn)
+        conn.execute(sql.SQL("create role {} nologin").format(role))
+        try:
+            conn.execute(sql.SQL("grant usage on schema scoring to {role}; "
+                                 "grant select on scoring.alerts, scoring.alert_runs to {role}").format(role=role))
+            conn.execute(sql.SQL("set role {}").format(role))
+            alerts.ensure_alerts(conn)  # the DDL needs CREATE on the schema and ownership of the table
+            assert alerts.list_alerts(conn) == []
+            assert alerts.latest_suppression(conn) == (None, {})
+            conn.execute("reset role")
+        finally:
+            conn.execute("reset role")
+            conn.execute(sql.SQL("drop owned by {}").format(role))
+            conn.execute(sql.SQL("drop role {}").format(role))
