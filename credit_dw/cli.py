@@ -132,6 +132,59 @@ def access_reveal(
         raise typer.Exit(2) from None
 
 
+PgBin = Annotated[Path | None, typer.Option("--pg-bin", help="Directory of pg_dump/pg_restore of the server's "
+                                             "major version, when they are not found by themselves.")]
+
+
+@app.command("backup")
+def backup_command(
+    to: Annotated[Path, typer.Option("--to", help="Backup file to write (pg_dump custom format).")],
+    pg_bin: PgBin = None,
+) -> None:
+    """Back up the warehouse database with pg_dump (custom format) of the server's major version."""
+    from credit_dw import backup
+
+    with _table_progress("dumping") as progress:
+        try:
+            result = backup.backup(to, pg_bin=pg_bin, progress=progress)
+        except backup.BackupError as error:
+            console.print(f"[red]{error}[/red]")
+            raise typer.Exit(2) from None
+    console.print(f"backup of {result.database} written to {result.file}: {result.size_bytes / 1e6:.1f} MB, "
+                  f"{result.tables} tables in {result.seconds:.1f} s (server PostgreSQL {result.server_version}, "
+                  f"pg_dump {result.tool.version} from {result.tool.path.parent})")
+
+
+@app.command("restore")
+def restore_command(
+    file: Annotated[Path, typer.Argument(help="A file written by credit-dw backup (or pg_dump -Fc).")],
+    database: Annotated[str, typer.Option("--database", help="New database on the warehouse's server.")],
+    pg_bin: PgBin = None,
+) -> None:
+    """Restore a backup into a new database, all or nothing, then re-apply the roles' grants."""
+    from credit_dw import backup
+
+    with _table_progress("restoring") as progress:
+        try:
+            result = backup.restore(file, database, pg_bin=pg_bin, progress=progress)
+        except backup.BackupError as error:
+            console.print(f"[red]{error}[/red]")
+            raise typer.Exit(2) from None
+    console.print(f"restored {result.file} into database {result.database}: {result.tables} tables in "
+                  f"{result.seconds:.1f} s (dumped from PostgreSQL {result.dumped_from}, pg_restore "
+                  f"{result.tool.version}); grants re-applied. Use it: CREDIT_DW_DATABASE_URL={result.database_url}")
+
+
+@contextlib.contextmanager
+def _table_progress(verb: str):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn(f"{verb} {{task.description}}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task("", total=None)
+        yield lambda table, done, total: bar.update(task, description=table, completed=done, total=total)
+
+
 @sandbox_app.command("generate")
 def sandbox_generate(
     start: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="First business date.")],
