@@ -399,3 +399,48 @@ def test_no_model_when_the_history_is_too_short(fresh_database_url):
     with warehouse.connect(fresh_database_url) as conn:
         assert conn.execute("select count(*) from scoring.customer_scores").fetchone()[0] == 0
         assert conn.execute("select count(*) from scoring.model_registry").fetchone()[0] == 0
+
+
+def test_sandbox_auc_ranks_the_ground_truth_defaulters(fresh_database_url, fresh_settings, tmp_path):
+    from typer.testing import CliRunner
+
+    from credit_dw import warehouse
+    from credit_dw.commands.model import app
+    from scoring.model.ground_truth import GroundTruthError, sandbox_discrimination
+    from scoring.model.score import score_customers
+    from scoring.model.synthetic import history, write_warehouse
+
+    written = write_warehouse(fresh_database_url, customers=800, months=13, seed=5)
+    _, events = history(800, 13, seed=5)  # the defaults write_warehouse drew: the synthetic ground truth
+    observed = date(2026, 4, 30)
+    score_customers(written["data_end"], database_url=fresh_database_url)
+    score_customers(observed, database_url=fresh_database_url)
+    with warehouse.connect(fresh_database_url) as conn:  # each customer has one ERP account, E + its number
+        conn.execute("""create table marts.customer_source_xref as
+                        select 'erp' as source_system, 'E' || substr(customer_id, 2) as source_record_id, customer_id
+                        from marts.customer_credit_profile""")
+    truth = tmp_path / "ground_truth"
+    truth.mkdir()
+    ids = [f"S{n:07d}" for n in range(1, 801)]
+    pd.DataFrame({"true_customer_id": [f"T{i[1:]}" for i in ids], "erp_customer_id": [f"E{i[1:]}" for i in ids]}
+                 ).to_csv(truth / "customers.csv", index=False)
+    pd.DataFrame({"true_customer_id": ["T" + c[1:] for c in events["customer_id"]],
+                  "default_date": events["event_date"]}).to_csv(truth / "defaults.csv", index=False)
+
+    at_end = sandbox_discrimination(truth, written["data_end"], database_url=fresh_database_url)
+    assert at_end["defaulted_by_date"]["all"]["defaulters"] == len(events)
+    assert at_end["defaulted_by_date"]["all"]["auc"] > 0.99  # defaulters are in default: PD ≈ 1
+    earlier = sandbox_discrimination(truth, observed, database_url=fresh_database_url)
+    ahead = earlier["defaulting_within_12m"]
+    assert ahead["defaulters"] == sum(observed < d <= written["data_end"] for d in events["event_date"])
+    assert ahead["auc"] > 0.7 and ahead["median_pd_defaulters"] > ahead["median_pd_others"]
+
+    fresh_settings(database_url=fresh_database_url)
+    shown = CliRunner().invoke(app, ["sandbox-auc", "--date", str(observed), "--ground-truth", str(truth), "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["defaulting_within_12m"] == ahead
+    (truth / "defaults.csv").write_text("true_customer_id,default_date\nT0000001,soon\n", encoding="utf-8")
+    with pytest.raises(GroundTruthError, match=r"defaults.csv: line 2: default_date 'soon' is not a date"):
+        sandbox_discrimination(truth, observed, database_url=fresh_database_url)
+    missing = CliRunner().invoke(app, ["sandbox-auc", "--date", str(observed), "--ground-truth", str(tmp_path)])
+    assert missing.exit_code == 2 and "customers.csv: no such file" in " ".join(missing.output.split())

@@ -261,3 +261,40 @@ def report(
                      _num(row["predicted_pd"]), _num(row["observed_default_rate"]), str(row["observation_dates"]),
                      f"{row['outcome_days_min']} d")
     console.print(back if data["backtest"] else "no back-test rows yet")
+
+
+@app.command("sandbox-auc")
+def sandbox_auc(
+    business_date: Annotated[datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="Scoring date, YYYY-MM-DD.")],
+    ground_truth: Annotated[Path | None, typer.Option(
+        help="The sandbox's ground_truth folder (default: the one beside the sandbox landing folder).",
+        file_okay=False)] = None,
+    version: Annotated[str | None, typer.Option(help="Model version (default: the active model).")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """How well the PDs scored on a date rank the sandbox's known defaulters (AUC, Gini, KS)."""
+    from credit_dw.settings import get_settings
+    from scoring.model.ground_truth import GroundTruthError, sandbox_discrimination
+
+    folder = ground_truth or get_settings().sandbox_dir / "ground_truth"
+    try:
+        result = sandbox_discrimination(folder, business_date.date(), model_version=version)
+    except GroundTruthError as error:
+        _fail(str(error), as_json)
+        return
+    if as_json:
+        print(_json(result))
+        return
+    table = Table(title=f"{result['model_version']} on {result['as_of_date']} against {folder}")
+    for column in ("positives", "population", "customers", "defaulters", "AUC", "Gini", "KS", "median PD defaulters",
+                   "median PD others"):
+        table.add_column(column, justify="left" if column == "positives" else "right")
+    groups = [("defaulted by the date", "all scored", result["defaulted_by_date"]["all"]),
+              ("defaulted by the date", "not in default on it", result["defaulted_by_date"]["not_in_default_on_date"])]
+    if "defaulting_within_12m" in result:
+        groups.append(("defaulting in the next 12 months", "performing", result["defaulting_within_12m"]))
+    for label, population, group in groups:
+        table.add_row(label, population, str(group["customers"]), str(group["defaulters"]), _num(group.get("auc")),
+                      _num(group.get("gini")), _num(group.get("ks")), _num(group.get("median_pd_defaulters")),
+                      _num(group.get("median_pd_others")))
+    console.print(table)
