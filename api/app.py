@@ -491,22 +491,6 @@ async def _live_status(service: Service, snapshot: Snapshot, keys: list[str]) ->
     return result
 
 
-class _ExistingAlertsTable:
-    """A connection for scoring.alerts' moves. They begin with ``ensure_alerts`` (CREATE … IF NOT EXISTS,
-    ALTER TABLE), which only the table's owner may run, even when everything exists; the api role may
-    not, and the table exists (the API checked). Only that DDL statement is skipped."""
-
-    def __init__(self, conn: psycopg.Connection):
-        self._conn = conn
-
-    def execute(self, query, params=None):
-        from scoring.alerts import ALERTS_DDL
-
-        if query == ALERTS_DDL:
-            return None
-        return self._conn.execute(query, params)
-
-
 async def _move_alert(request: Request, client: Client, alert_id: int, move: models.AlertMove | None, action,
                       audit_action: str) -> models.AlertOut:
     """The move through scoring.alerts' own function and its audit record, in one transaction, in a thread
@@ -532,7 +516,7 @@ def _move_in_transaction(service: Service, client: Client, alert_id: int, who: s
         if conn.execute("select 1 from scoring.alerts where alert_id = %s", (alert_id,)).fetchone() is None:
             raise HTTPException(404, f"no alert {alert_id}")
         try:
-            row = action(_ExistingAlertsTable(conn), alert_id, by=who, note=note)
+            row = action(conn, alert_id, by=who, note=note)
         except AlertError as error:
             raise HTTPException(409, str(error)) from None
         audit.record(conn, audit_action, f"scoring.alerts/{alert_id}",
