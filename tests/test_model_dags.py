@@ -4,7 +4,7 @@ the clock; each really run in process (``dag.test``) on a small synthetic wareho
 from __future__ import annotations
 
 import ast
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -85,6 +85,30 @@ def test_training_then_monitoring_dags_on_a_synthetic_history(fresh_database_url
     with warehouse.connect(fresh_database_url) as conn:
         assert len(registry.models(conn)) == 2
 
+    # the next month-end is published: a new scorecard goes to shadow, the active model stays
+    next_month_end = date(2026, 11, 30)
+    with warehouse.connect(fresh_database_url) as conn:
+        conn.execute("""insert into marts.customer_credit_profile_history
+                        select (%s::date) as as_of_date, is_month_end, customer_id, currency, open_receivables,
+                               open_invoice_count, max_days_past_due, dso_simple, collection_effectiveness_index,
+                               share_paid_late_12m, max_days_past_due_12m, utilisation, limit_breach_days_90d,
+                               bureau_event_count_365d, bureau_score, registration_status_code, has_write_off,
+                               is_in_default
+                        from marts.customer_credit_profile_history where as_of_date = %s""",
+                     (next_month_end, data_end))
+        conn.execute("update marts.fct_invoices set as_of_date = %s", (next_month_end,))
+    monthly = run_dag_in_process("credit_model_training", next_month_end)
+    assert monthly.succeeded, monthly
+    with warehouse.connect(fresh_database_url) as conn:
+        after = {m.model_version: m for m in registry.models(conn)}
+    before = {m.model_version: m for m in models}
+    new = [m for version, m in after.items() if version not in before]
+    assert sorted((m.model_type, m.status, m.data_end) for m in new) == [
+        ("gbm", "candidate", next_month_end), ("scorecard", "shadow", next_month_end)]
+    assert sorted((m.model_type, m.status) for v, m in after.items() if v in before) == [
+        ("gbm", "retired"), ("scorecard", "active")]
+
+    new_scorecard = next(m.model_version for m in new if m.model_type == "scorecard")
     score_customers(data_end, database_url=fresh_database_url, run_id="nightly")
     monitored = run_dag_in_process("credit_model_monitoring", data_end)
     assert monitored.succeeded, monitored
@@ -94,6 +118,7 @@ def test_training_then_monitoring_dags_on_a_synthetic_history(fresh_database_url
                where as_of_date = %s order by role""", (data_end,)).fetchall()
     assert [(role, status in {"ok", "watch", "action"}) for _, role, status, _ in reports] == [
         ("active", True), ("shadow", True)]
+    assert reports[1][0] == new_scorecard
     active_metrics = reports[0][3]
     assert active_metrics["scored_on"] == data_end.isoformat()
     assert active_metrics["score_psi_status"] in {"stable", "watch", "shifted"}

@@ -276,7 +276,7 @@ def sandbox_auc(
     from credit_dw.settings import get_settings
     from scoring.model.ground_truth import GroundTruthError, sandbox_discrimination
 
-    folder = ground_truth or get_settings().sandbox_dir / "ground_truth"
+    folder = ground_truth or get_settings().resolved_landing_dir.parent / "ground_truth"
     try:
         result = sandbox_discrimination(folder, business_date.date(), model_version=version)
     except GroundTruthError as error:

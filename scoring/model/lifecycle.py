@@ -18,6 +18,7 @@ nightly scoring does when it finds no model (``bootstrap``).
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -85,9 +86,33 @@ def training_due(as_of: date | None = None, *, database_url: str | None = None) 
     return Due(True, newest, f"month-end {newest} is newer than every model's data ({seen or 'no model yet'})")
 
 
+@contextmanager
+def _training_lock(database_url: str | None):
+    """One training at a time: the nightly's first-model bootstrap and the training DAG, both started
+    by the same publication, must not both activate a model."""
+    with warehouse.connect(database_url, autocommit=True) as conn:
+        conn.execute("select pg_advisory_lock(hashtext('scoring.model_training'))")
+        try:
+            yield
+        finally:
+            conn.execute("select pg_advisory_unlock(hashtext('scoring.model_training'))")
+
+
+def _has_active(database_url: str | None) -> bool:
+    with warehouse.connect(database_url) as conn:
+        return bool(registry.models(conn, status="active"))
+
+
 def bootstrap(as_of_date: date | None, *, database_url: str | None = None) -> dict:
     """Train on the history up to ``as_of_date`` and make the scorecard active, its challenger shadow
-    (for a warehouse with no active model)."""
+    (for a warehouse with no active model; ``already_active`` when another run got there first)."""
+    with _training_lock(database_url):
+        if _has_active(database_url):
+            return {"status": "already_active", "models": None}
+        return _bootstrap_unlocked(as_of_date, database_url)
+
+
+def _bootstrap_unlocked(as_of_date: date | None, database_url: str | None) -> dict:
     from scoring.model.train import train_models
 
     result = train_models(as_of_date, database_url=database_url)
@@ -106,12 +131,15 @@ def bootstrap(as_of_date: date | None, *, database_url: str | None = None) -> di
 def retrain(as_of_date: date | None = None, *, database_url: str | None = None) -> dict:
     """The monthly training: new candidates from the history up to ``as_of_date``; the new scorecard
     goes to shadow beside the active model (or becomes active when there is none)."""
+    with _training_lock(database_url):
+        if not _has_active(database_url):
+            return _bootstrap_unlocked(as_of_date, database_url)
+        return _retrain_unlocked(as_of_date, database_url)
+
+
+def _retrain_unlocked(as_of_date: date | None, database_url: str | None) -> dict:
     from scoring.model.train import train_models
 
-    with warehouse.connect(database_url) as conn:
-        has_active = bool(registry.models(conn, status="active"))
-    if not has_active:
-        return bootstrap(as_of_date, database_url=database_url)
     result = train_models(as_of_date, database_url=database_url)
     if result.status != "trained":
         return {"status": "no_model", "reason": result.reason}

@@ -113,7 +113,7 @@ def score_customers(as_of_date: date, *, database_url: str | None = None, run_id
     trained = None
     if not has_active:
         trained = bootstrap(as_of_date, database_url=database_url)
-        if trained["status"] != "trained":
+        if trained["status"] == "no_model":
             return {"as_of_date": as_of_date.isoformat(), "status": "no_model", "reason": trained["reason"],
                     "customers": 0, "models": []}
     summaries = []
