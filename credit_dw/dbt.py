@@ -1,5 +1,10 @@
 """Run the dbt project against the warehouse, in-process, with the profile filled from the
-warehouse connection (``dbt_project/profiles.yml`` reads ``CREDIT_DW_DBT_*`` variables)."""
+warehouse connection (``dbt_project/profiles.yml`` reads ``CREDIT_DW_DBT_*`` variables).
+
+Each node's outcome (status, timing, rows affected) is stored in ``ops.dbt_node_runs`` under the
+pipeline run and stage that built it: the per-model view of a night (docs/decisions.md says why
+this replaces one Airflow task per model).
+"""
 
 from __future__ import annotations
 
@@ -18,10 +23,31 @@ class DbtBuildFailed(Exception):
     """A model or a blocking dbt test failed; the message names them."""
 
 
+NODE_RUNS_DDL = """
+create schema if not exists ops;
+create table if not exists ops.dbt_node_runs (
+    run_id text not null,
+    stage text not null,
+    unique_id text not null,
+    resource_type text not null,
+    name text not null,
+    status text not null,
+    started_at timestamptz,
+    completed_at timestamptz,
+    seconds numeric(12, 3),
+    rows_affected bigint,
+    failures integer,
+    message text,
+    primary key (run_id, stage, unique_id)
+);
+"""
+
+
 @dataclass
 class DbtBuildResult:
     models_built: int = 0
     tests_passed: int = 0
+    rows_affected: int = 0
     warnings: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
@@ -29,6 +55,7 @@ class DbtBuildResult:
         return {
             "models_built": self.models_built,
             "tests_passed": self.tests_passed,
+            "rows_affected": self.rows_affected,
             "warnings": self.warnings,
             "failures": self.failures,
         }
@@ -53,9 +80,12 @@ def build(
     select: str | None = None,
     exclude: str | None = None,
     marts_schema: str | None = None,
+    run_id: str | None = None,
+    stage: str = "dbt",
 ) -> DbtBuildResult:
     """``dbt build`` (models, tests, snapshots, seeds) for one business date; marts go to
-    ``marts_schema`` when given (the pipeline's private build schema), else to ``marts``."""
+    ``marts_schema`` when given (the pipeline's private build schema), else to ``marts``. With a
+    ``run_id`` every node's outcome is stored in ``ops.dbt_node_runs``."""
     from dbt.cli.main import (
         dbtRunner,  # imported here: dbt is slow to import and DAG parsing must stay fast
     )
@@ -89,10 +119,14 @@ def build(
     if outcome.exception is not None:
         # Not a data problem (connection lost, server restarting…): a retry may succeed.
         raise RuntimeError(f"dbt could not run: {outcome.exception}")
-    for node_result in outcome.result or []:
+    node_results = list(outcome.result or [])
+    if run_id is not None:
+        record_node_runs(database_url, run_id, stage, node_results)
+    for node_result in node_results:
         node = node_result.node
         status = str(node_result.status)
         label = f"{node.resource_type} {node.name}"
+        result.rows_affected += _rows_affected(node_result) or 0
         if status in {"success", "pass"}:
             if node.resource_type == "model":
                 result.models_built += 1
@@ -106,3 +140,37 @@ def build(
         detail = "\n".join(f"- {line}" for line in result.failures) or "- see the dbt log"
         raise DbtBuildFailed(f"dbt build failed for {as_of_date}:\n{detail}")
     return result
+
+
+def _rows_affected(node_result) -> int | None:
+    # PostgreSQL reports rows for inserts/updates/merges; a "create table as" or a view reports
+    # none (-1 or absent), which is not zero rows.
+    rows = (node_result.adapter_response or {}).get("rows_affected")
+    return rows if isinstance(rows, int) and rows >= 0 else None
+
+
+def record_node_runs(database_url: str, run_id: str, stage: str, node_results: list) -> None:
+    """Replace the nodes this stage recorded for the run (a retry rebuilds them all)."""
+    rows = []
+    for node_result in node_results:
+        node = node_result.node
+        timing = {item.name: item for item in node_result.timing or []}
+        execute = timing.get("execute")
+        failures = node_result.failures if isinstance(node_result.failures, int) else None
+        rows.append((
+            run_id, stage, node.unique_id, str(node.resource_type), node.name, str(node_result.status),
+            execute.started_at if execute else None, execute.completed_at if execute else None,
+            round(node_result.execution_time or 0, 3), _rows_affected(node_result), failures,
+            node_result.message,
+        ))
+    with warehouse.connect(database_url) as conn:
+        conn.execute("select pg_advisory_xact_lock(hashtext('ops.dbt_node_runs'))")
+        conn.execute(NODE_RUNS_DDL)
+        conn.execute("delete from ops.dbt_node_runs where run_id = %s and stage = %s", (run_id, stage))
+        conn.cursor().executemany(
+            """insert into ops.dbt_node_runs (run_id, stage, unique_id, resource_type, name, status, started_at,
+                                              completed_at, seconds, rows_affected, failures, message)
+               values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+               on conflict (run_id, stage, unique_id) do nothing""",
+            rows,
+        )

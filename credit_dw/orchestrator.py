@@ -6,13 +6,14 @@ must run before anything imports ``airflow``; this module imports it only inside
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from credit_dw import warehouse
+from credit_dw import pipeline, warehouse
 from credit_dw.settings import PROJECT_ROOT, Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -58,12 +59,16 @@ def run_stage(stage_function, *args, **kwargs):
     """Run a pipeline stage inside an Airflow task: errors in the data fail the task at once
     (AirflowFailException: no retry can fix a malformed file); anything else, such as a lost
     connection, is raised as is so that Airflow retries with backoff."""
+    from airflow.sdk import get_current_context
     from airflow.sdk.exceptions import AirflowFailException
 
-    from credit_dw.pipeline import data_errors
+    from credit_dw.pipeline import data_errors, task_attempt
 
+    ti = get_current_context()["ti"]
     try:
-        return stage_function(*args, **kwargs)
+        # The stage records which task and attempt ran it (retries are run metrics).
+        with task_attempt(ti.task_id, ti.try_number):
+            return stage_function(*args, **kwargs)
     except data_errors() as problem:
         raise AirflowFailException(str(problem)) from problem
 
@@ -86,7 +91,16 @@ def logical_date_for(business_date: date, settings: Settings | None = None) -> d
 
 
 def run_dag_in_process(dag_id: str, business_date: date) -> DagRunOutcome:
-    """Run a whole DAG for one business date in this process (``dag.test``), as a scheduled run would."""
+    """Run a whole DAG for one business date in this process (``dag.test``), as a scheduled run would.
+
+    The nightly holds the warehouse's run lock meanwhile: a second ``credit-dw nightly`` or
+    ``backfill`` started during it raises ``pipeline.RunInProgress`` before touching anything."""
+    lock = pipeline.run_lock(business_date) if dag_id == NIGHTLY_DAG_ID else contextlib.nullcontext()
+    with lock:
+        return _run_dag(dag_id, business_date)
+
+
+def _run_dag(dag_id: str, business_date: date) -> DagRunOutcome:
     configure_airflow_environment()
     from airflow.dag_processing.dagbag import DagBag
 

@@ -7,16 +7,26 @@ business date and the run id, does its work through the package that owns it, re
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import resource
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from credit_dw import audit, warehouse
+from credit_dw import audit, logs, warehouse
 from credit_dw.settings import get_settings
 
+log = logging.getLogger(__name__)
+
+# What each stage did: status, its own metrics, and the run metrics compared across nights
+# (seconds, rows, peak memory, the Airflow attempt: try_number 2 is the first retry).
 STAGES_DDL = """
 create schema if not exists ops;
 create table if not exists ops.stage_runs (
@@ -31,7 +41,32 @@ create table if not exists ops.stage_runs (
     seconds numeric(12, 3),
     primary key (run_id, stage)
 );
+alter table ops.stage_runs add column if not exists task_id text;
+alter table ops.stage_runs add column if not exists try_number integer not null default 1;
+alter table ops.stage_runs add column if not exists rows bigint;
+alter table ops.stage_runs add column if not exists peak_rss_bytes bigint;
 """
+
+
+@dataclass(frozen=True)
+class TaskAttempt:
+    task_id: str | None
+    try_number: int
+
+
+# The Airflow task and attempt a stage runs in (``orchestrator.run_stage`` sets it); outside
+# Airflow a stage is attempt 1 of no task.
+NO_TASK = TaskAttempt(None, 1)
+_attempt: ContextVar[TaskAttempt | None] = ContextVar("credit_dw_task_attempt", default=None)
+
+
+@contextlib.contextmanager
+def task_attempt(task_id: str | None, try_number: int) -> Iterator[None]:
+    token = _attempt.set(TaskAttempt(task_id, try_number))
+    try:
+        yield
+    finally:
+        _attempt.reset(token)
 
 
 def business_date_for(logical_date: datetime | None, requested: str | None = None) -> date:
@@ -64,37 +99,121 @@ StageWork = Callable[[], tuple[dict[str, Any], Exception | None]]
 
 def _record(stage: str, business_date: date | str, run_id: str, work: StageWork) -> dict[str, Any]:
     """Run ``work``, which returns its metrics and the problem that fails the stage (or None), and
-    record both; an exception escaping ``work`` is recorded too."""
+    record both with the run metrics; an exception escaping ``work`` is recorded too."""
     business_date = _as_date(business_date)
-    with warehouse.connect() as conn:
-        conn.execute(STAGES_DDL)
-        conn.execute(
-            """insert into ops.stage_runs (run_id, business_date, stage, status)
-               values (%s, %s, %s, 'running')
-               on conflict (run_id, stage) do update
-               set status = 'running', metrics = null, error = null, started_at = now(), finished_at = null""",
-            (run_id, business_date, stage),
-        )
-    started = time.perf_counter()
-    try:
-        metrics, problem = work()
-    except Exception as failure:
-        _finish(run_id, stage, started, "failed", None, str(failure))
-        raise
-    _finish(run_id, stage, started, "failed" if problem else "success", metrics, problem and str(problem))
+    attempt = _attempt.get() or NO_TASK
+    logs.configure()
+    with logs.run_context(business_date=business_date.isoformat(), run_id=run_id, stage=stage,
+                          task_id=attempt.task_id, try_number=attempt.try_number):
+        with warehouse.connect() as conn:
+            # Two stages of a run may start together (report and notify): one runs the DDL at a time.
+            conn.execute("select pg_advisory_xact_lock(hashtext('ops.stage_runs'))")
+            conn.execute(STAGES_DDL)
+            conn.execute(
+                """insert into ops.stage_runs (run_id, business_date, stage, status, task_id, try_number)
+                   values (%s, %s, %s, 'running', %s, %s)
+                   on conflict (run_id, stage) do update
+                   set status = 'running', metrics = null, error = null, started_at = now(), finished_at = null,
+                       seconds = null, rows = null, peak_rss_bytes = null, task_id = excluded.task_id,
+                       try_number = excluded.try_number""",
+                (run_id, business_date, stage, attempt.task_id, attempt.try_number),
+            )
+        log.info("stage started")
+        _reset_peak_rss()
+        started = time.perf_counter()
+        try:
+            metrics, problem = work()
+        except Exception as failure:
+            log.warning("stage failed: %s", failure)
+            _finish(run_id, stage, started, "failed", None, str(failure))
+            raise
+        status = "failed" if problem else "success"
+        rows = _finish(run_id, stage, started, status, metrics, problem and str(problem))
+        log.info("stage %s", status, extra={"status": status, "rows": rows,
+                                            "seconds": round(time.perf_counter() - started, 3)})
     if problem is not None:
         raise problem
     return metrics
 
 
-def _finish(run_id: str, stage: str, started: float, status: str, metrics, error: str | None) -> None:
+def _finish(run_id: str, stage: str, started: float, status: str, metrics, error: str | None) -> int | None:
+    rows = stage_rows(metrics)
     with warehouse.connect() as conn:
         conn.execute(
-            """update ops.stage_runs set status = %s, metrics = %s, error = %s,
-               finished_at = now(), seconds = %s where run_id = %s and stage = %s""",
+            """update ops.stage_runs set status = %s, metrics = %s, error = %s, finished_at = now(), seconds = %s,
+                      rows = %s, peak_rss_bytes = %s
+               where run_id = %s and stage = %s""",
             (status, json.dumps(metrics, default=str) if metrics is not None else None, error,
-             round(time.perf_counter() - started, 3), run_id, stage),
+             round(time.perf_counter() - started, 3), rows, _peak_rss(), run_id, stage),
         )
+    return rows
+
+
+def stage_rows(metrics: dict[str, Any] | None) -> int | None:
+    """The rows a stage wrote, from what it reports: rows loaded, dbt's rows affected, rows published."""
+    if not metrics:
+        return None
+    if "files" in metrics:
+        return sum(f.get("rows_loaded") or 0 for f in metrics["files"])
+    if "rows_affected" in metrics:
+        return metrics["rows_affected"]
+    if isinstance(metrics.get("tables"), dict):
+        return sum(metrics["tables"].values())
+    return None
+
+
+_PROC_SELF = Path("/proc/self")
+
+
+def _reset_peak_rss() -> None:
+    """Start measuring this stage's peak memory: Linux resets the resident high-water mark
+    (VmHWM) when 5 is written to clear_refs; elsewhere the process's lifetime peak is reported."""
+    with contextlib.suppress(OSError):
+        (_PROC_SELF / "clear_refs").write_text("5")
+
+
+def _peak_rss() -> int:
+    """Peak resident memory in bytes since ``_reset_peak_rss`` (Linux), else of the process."""
+    with contextlib.suppress(OSError):
+        for line in (_PROC_SELF / "status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+class RunInProgress(RuntimeError):
+    """Another nightly run holds the run lock on this warehouse."""
+
+
+# Two advisory-lock keys (int4, int4): the project and the nightly run.
+_RUN_LOCK = "hashtext('credit_dw'), hashtext('credit_nightly')"
+
+
+@contextlib.contextmanager
+def run_lock(business_date: date, database_url: str | None = None) -> Iterator[None]:
+    """Hold the warehouse's nightly-run lock while a run (or a backfill's day) works: a second run
+    started meanwhile, for any business date, is refused at once instead of loading and publishing
+    over the first. The lock is a session advisory lock: a crashed run releases it with its
+    connection."""
+    application = f"credit_nightly {business_date.isoformat()}"
+    with warehouse.connect(database_url, autocommit=True) as conn:
+        conn.execute("select set_config('application_name', %s, false)", (application,))
+        if not conn.execute(f"select pg_try_advisory_lock({_RUN_LOCK})").fetchone()[0]:
+            holder = conn.execute(
+                """select a.application_name, a.pid from pg_locks l join pg_stat_activity a using (pid)
+                   where l.locktype = 'advisory' and l.granted and l.database = (
+                         select oid from pg_database where datname = current_database())
+                     and l.classid = (hashtext('credit_dw')::bigint & 4294967295)::oid
+                     and l.objid = (hashtext('credit_nightly')::bigint & 4294967295)::oid""").fetchone()
+            who = f"{holder[0] or 'another session'}, backend pid {holder[1]}" if holder else "another session"
+            raise RunInProgress(
+                f"another nightly run is in progress on this warehouse ({who}): not starting a second one "
+                f"for {business_date}; wait for it to finish, then run again"
+            )
+        try:
+            yield
+        finally:
+            conn.execute(f"select pg_advisory_unlock({_RUN_LOCK})")
 
 
 def ingest_stage(business_date: date | str, run_id: str) -> dict[str, Any]:
@@ -102,9 +221,21 @@ def ingest_stage(business_date: date | str, run_id: str) -> dict[str, Any]:
 
     def work():
         summary = ingest(_as_date(business_date), run_id=run_id)
+        _log_batches(run_id)
         return summary.as_dict(), summary.failure()
 
     return _record("ingest", business_date, run_id, work)
+
+
+def _log_batches(run_id: str) -> None:
+    """One structured line per landing file this run handled, naming its load batch."""
+    with warehouse.connect() as conn:
+        batches = conn.execute(
+            """select batch_id, path, status, rows_loaded, rows_quarantined from raw.load_manifest
+               where run_id = %s order by batch_id""", (run_id,)).fetchall()
+    for batch_id, path, status, loaded, quarantined in batches:
+        log.info("batch %s %s: %s rows loaded, %s quarantined", batch_id, status, loaded or 0, quarantined or 0,
+                 extra={"batch_id": batch_id, "source_file": path, "status": status, "rows": loaded})
 
 
 def quality_gate_stage(business_date: date | str, run_id: str) -> dict[str, Any]:
@@ -154,7 +285,8 @@ def transform_stage(
     from credit_dw.dbt import build
 
     def work():
-        result = build(_as_date(business_date), select=select, exclude=exclude, marts_schema=BUILD_SCHEMA)
+        result = build(_as_date(business_date), select=select, exclude=exclude, marts_schema=BUILD_SCHEMA,
+                       run_id=run_id, stage=stage)
         return result.as_dict(), None
 
     return _record(stage, business_date, run_id, work)
@@ -302,12 +434,28 @@ def report_stage(business_date: date | str, run_id: str) -> dict[str, Any]:
     return _record("report", business_date, run_id, work)
 
 
+def quality_summary_stage(business_date: date | str, run_id: str) -> dict[str, Any]:
+    """The run's quality summary (checks, failures, quarantined rows per source) and its Data Docs
+    for stewards; runs whether or not the run failed, since a failed night is when they look."""
+    from expectations.stewards import summarise_run
+
+    def work():
+        summary = summarise_run(run_id, _as_date(business_date))
+        for line in summary.lines():
+            log.info(line)
+        return {"checks": summary.checks, "failed_checks": summary.failed_checks,
+                "blocking_failures": summary.blocking_failures, "rows_quarantined": summary.rows_quarantined,
+                "data_docs": summary.data_docs, "summary": summary.lines()}, None
+
+    return _record("quality_summary", business_date, run_id, work)
+
+
 def stage_runs(run_id: str) -> list[dict[str, Any]]:
     """What each stage of a run recorded, in the order they ran."""
     with warehouse.connect() as conn:
         conn.execute(STAGES_DDL)
         cursor = conn.execute(
-            """select stage, status, metrics, error, seconds from ops.stage_runs
+            """select stage, status, metrics, error, seconds, rows, peak_rss_bytes, try_number from ops.stage_runs
                where run_id = %s order by started_at""",
             (run_id,),
         )

@@ -11,7 +11,9 @@ The nightly credit run. At 02:00 (business time zone) it closes the previous bus
    publication into `marts` in one transaction (a failed night leaves yesterday's marts published);
 3. **score**: PDs and grades with the active model, then the policy rules: alerts, limit
    proposals, collections worklist; then the nightly credit-risk report (HTML and PDF) and the
-   new critical alerts to the configured webhooks and alert recipients.
+   new critical alerts to the configured webhooks and alert recipients;
+4. **quality summary** (whatever happened before): checks, failures and quarantined rows per
+   source in `dq.run_summaries`, and the run's Great Expectations Data Docs for stewards.
 
 A task that fails for good (data error, or retries spent) is e-mailed and posted to the alert
 webhook with its reason (`credit_dw.notify`).
@@ -27,7 +29,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Param, dag, task, task_group
+from airflow.sdk import Param, TriggerRule, dag, task, task_group
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from credit_dw.assets import CREDIT_WARNINGS, PUBLISHED_MARTS, RAW_SOURCES, STAGING
@@ -159,8 +161,18 @@ def credit_nightly():
         decided >> report(business_date)
         decided >> notify(business_date)
 
+    # After the checks whatever their outcome (all_done): stewards need the summary most when a night failed.
+    @task(trigger_rule=TriggerRule.ALL_DONE)
+    def quality_summary(business_date: str, run_id=None) -> dict:
+        from credit_dw.orchestrator import run_stage
+        from credit_dw.pipeline import quality_summary_stage
+
+        return run_stage(quality_summary_stage, business_date, run_id)
+
     day = resolve_business_date()
-    load(day) >> transform(day) >> score(day)
+    transformed = load(day) >> transform(day)
+    transformed >> score(day)
+    transformed >> quality_summary(day)
 
 
 credit_nightly()

@@ -3,7 +3,8 @@
 
 Great Expectations is imported only when a validation runs: it takes seconds to import and DAG
 files import this module. Each validation runs in an ephemeral GX context (in-memory stores, no
-data docs), so nothing is written to disk.
+data docs), so nothing is written to disk; ``expectations.stewards`` builds the Data Docs of a run
+from the results stored here.
 """
 
 from __future__ import annotations
@@ -185,7 +186,7 @@ def _run_suite(database_url: str, suite: Suite, run_id: str, row_filter: str | N
     with warnings.catch_warnings():
         # GX suggests add_postgres, which rejects Unix-socket URLs; add_sql is deliberate here.
         warnings.filterwarnings("ignore", message="You are using a generic SQLDatasource")
-        context = _ephemeral_context()
+        context = ephemeral_context()
         datasource = context.data_sources.add_sql(
             name=suite.name,
             connection_string=warehouse.sqlalchemy_url(database_url),
@@ -239,7 +240,8 @@ def _validate(
     return result
 
 
-def _ephemeral_context() -> EphemeralDataContext:
+def ephemeral_context(data_docs_sites: dict[str, Any] | None = None) -> EphemeralDataContext:
+    """An in-memory GX context; Data Docs only to the sites given (``expectations.stewards``)."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import (
         DataContextConfig,
@@ -253,6 +255,7 @@ def _ephemeral_context() -> EphemeralDataContext:
         # Otherwise GX draws a tqdm bar on stderr per validation, noise in task logs.
         progress_bars=ProgressBarsConfig(globally=False),
         analytics_enabled=False,
+        data_docs_sites=data_docs_sites or {},
     )
     return gx.get_context(mode="ephemeral", project_config=config)
 

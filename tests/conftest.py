@@ -170,3 +170,21 @@ def webhook_server():
     yield server
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(scope="module")
+def module_database():
+    """Create empty databases that live for one test module: ``module_database("a")`` -> URL."""
+    created: list[str] = []
+
+    def create(label: str) -> str:
+        name = f"{SESSION_DATABASE}_{label}_{uuid.uuid4().hex[:6]}"
+        with _admin() as conn:
+            conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+        created.append(name)
+        return _url_for(name)
+
+    yield create
+    with _admin() as conn:
+        for name in created:
+            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))

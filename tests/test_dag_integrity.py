@@ -53,3 +53,11 @@ def test_a_task_that_fails_for_good_notifies(dag_bag):
     dag = dag_bag.dags["credit_nightly"]
     for task in dag.tasks:
         assert task_failed in (task.on_failure_callback or []) or task.on_failure_callback is task_failed, task.task_id
+
+
+def test_the_quality_summary_runs_after_the_checks_whatever_their_outcome(dag_bag):
+    dag = dag_bag.dags["credit_nightly"]
+    summary = dag.get_task("quality_summary")
+    assert summary.trigger_rule == "all_done"
+    assert "transform.publish" in summary.upstream_task_ids
+    assert "quality_summary" in dag.get_task("transform.publish").downstream_task_ids

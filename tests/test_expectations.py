@@ -7,6 +7,7 @@ import dataclasses
 import uuid
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -171,3 +172,39 @@ def test_suites_name_real_expectations(suite):
 
     for class_name, arguments in suite.expectations:
         getattr(gxe, class_name)(**arguments)  # unknown classes or arguments raise here
+
+
+def test_a_run_gets_a_quality_summary_and_data_docs_for_stewards(database, fresh_settings):
+    from expectations.stewards import stored_summary, summarise_run
+
+    fresh_settings(database_url=database)
+    insert_invoices(database, CLEAN_INVOICES + DIRTY_INVOICES)
+    run_id = "manual__2026-10-02T02:00:00+08:00"
+    with psycopg.connect(database) as conn:
+        conn.execute(
+            """insert into raw.load_manifest (run_id, source, feed, business_date, path, extract, delivery, size_bytes,
+                   sha256, status, rows_read, rows_loaded, rows_quarantined)
+               values (%s, 'erp', 'erp_invoices', '2026-10-01', 'invoices_20261001.csv', 'invoices', 1, 10, 'ab',
+                       'loaded', 9, 7, 2)""", (run_id,))
+    blocking = validate_table(database, INVOICES, run_id=run_id)
+    warning = validate_table(database, INVOICE_WARNINGS, run_id=run_id)
+
+    summary = summarise_run(run_id, date(2026, 10, 1))
+
+    erp = summary.per_source["erp"]
+    assert (erp.files, erp.rows_loaded, erp.rows_quarantined) == (1, 7, 2)
+    assert (erp.suites, erp.checks, erp.failed_checks) == (2, blocking.evaluated + warning.evaluated, 3)
+    assert summary.blocking_failures == 1
+    assert summary.failures[0] == f"blocking: raw_erp_invoices on raw.erp_invoices: {blocking.failures[0]}"
+    assert summary.failures[-1].startswith("warning: raw_erp_invoices_warnings")
+    text = "\n".join(summary.lines())
+    assert "2 rows quarantined" in text and "erp" in text
+
+    index = Path(summary.data_docs)
+    assert index.name == "index.html" and index.is_file()
+    pages = [page for page in index.parent.rglob("*.html") if "validations" in page.parts]
+    assert len(pages) == 2, "one page per validation"
+    assert any("XXY" in page.read_text(encoding="utf-8") for page in pages), "the failing value is shown"
+    stored = stored_summary(run_id)
+    assert (stored["checks"], stored["failed_checks"], stored["rows_quarantined"]) == (summary.checks, 3, 2)
+    assert stored["per_source"]["erp"]["rows_quarantined"] == 2 and stored["data_docs"] == summary.data_docs

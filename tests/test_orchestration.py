@@ -1,6 +1,6 @@
 """Orchestration pieces on their own, against real servers: notifications (a local SMTP server and a
-local HTTP receiver), run metrics, structured logs and the run lock. Whole nightly runs are in
-tests/test_nightly_operations.py."""
+local HTTP receiver), run metrics, structured logs and the run lock. Whole nightly runs (failure
+alerts, retries, backfill equivalence, concurrent runs) are in tests/test_nightly_end_to_end.py."""
 
 from __future__ import annotations
 
@@ -99,3 +99,50 @@ def test_new_critical_alerts_are_notified_once(channels, warehouse_url):
     [(_, body)] = receiver.requests
     [alert] = json.loads(body)["alerts"]
     assert alert["customer_id"] == "KH900001" and alert["evidence"] == {"exposure": 120}, "no personal data out"
+
+
+def test_a_second_nightly_run_is_refused_while_one_holds_the_run_lock(warehouse_url):
+    from credit_dw.pipeline import RunInProgress, run_lock
+
+    with run_lock(date(2026, 10, 1), warehouse_url):
+        with pytest.raises(RunInProgress) as refused, run_lock(date(2026, 10, 2), warehouse_url):
+            pass
+        assert "credit_nightly 2026-10-01, backend pid" in str(refused.value)
+        assert "not starting a second one for 2026-10-02" in str(refused.value)
+    with run_lock(date(2026, 10, 2), warehouse_url):
+        pass  # released with the first run
+
+
+def test_a_stage_records_its_run_metrics_and_logs_json_lines(fresh_database_url, fresh_settings, tmp_path):
+    from credit_dw import logs
+    from credit_dw.pipeline import ingest_stage, task_attempt
+
+    landing = tmp_path / "landing"
+    folder = landing / "erp" / "2026-10-01"
+    folder.mkdir(parents=True)
+    (folder / "invoices_20261001.csv").write_text(
+        "invoice_id,customer_id,invoice_date,due_date,currency,amount\n"
+        "INV-M-1,KH000001,2026-10-01,2026-10-31,CNY,1000.00\n"
+        "INV-M-2,KH000001,2026-10-01,2026-10-31,CNY,250.00\n", encoding="utf-8")
+    # A database of its own: the session's warehouse holds the end-to-end test's sandbox.
+    fresh_settings(landing_dir=landing, database_url=fresh_database_url)
+    run_id = "test-metrics-run"
+
+    with task_attempt("load.ingest", 2):
+        ingest_stage(date(2026, 10, 1), run_id)
+
+    with psycopg.connect(fresh_database_url) as conn:
+        status, rows, peak, try_number, task_id, seconds, batch_id = conn.execute(
+            """select s.status, s.rows, s.peak_rss_bytes, s.try_number, s.task_id, s.seconds, m.batch_id
+               from ops.stage_runs s join raw.load_manifest m using (run_id)
+               where s.run_id = %s and s.stage = 'ingest'""", (run_id,)).fetchone()
+    assert (status, rows, try_number, task_id) == ("success", 2, 2, "load.ingest")
+    assert 20 * 2**20 < peak < 8 * 2**30, "peak resident memory of a Python process, in bytes"
+    assert seconds > 0
+    lines = [json.loads(line) for line in logs.log_path().read_text(encoding="utf-8").splitlines()]
+    mine = [line for line in lines if line.get("run_id") == run_id]
+    assert {line["business_date"] for line in mine} == {"2026-10-01"}
+    [batch] = [line for line in mine if "batch_id" in line]
+    assert batch["batch_id"] == batch_id and batch["source_file"].endswith("invoices_20261001.csv")
+    assert batch["rows"] == 2 and batch["stage"] == "ingest" and batch["try_number"] == 2
+    assert mine[-1]["message"] == "stage success" and mine[-1]["rows"] == 2
