@@ -145,11 +145,7 @@ def backup_command(
     from credit_dw import backup
 
     with _table_progress("dumping") as progress:
-        try:
-            result = backup.backup(to, pg_bin=pg_bin, progress=progress)
-        except backup.BackupError as error:
-            console.print(f"[red]{error}[/red]")
-            raise typer.Exit(2) from None
+        result = backup.backup(to, pg_bin=pg_bin, progress=progress)
     console.print(f"backup of {result.database} written to {result.file}: {result.size_bytes / 1e6:.1f} MB, "
                   f"{result.tables} tables in {result.seconds:.1f} s (server PostgreSQL {result.server_version}, "
                   f"pg_dump {result.tool.version} from {result.tool.path.parent})")
@@ -165,11 +161,7 @@ def restore_command(
     from credit_dw import backup
 
     with _table_progress("restoring") as progress:
-        try:
-            result = backup.restore(file, database, pg_bin=pg_bin, progress=progress)
-        except backup.BackupError as error:
-            console.print(f"[red]{error}[/red]")
-            raise typer.Exit(2) from None
+        result = backup.restore(file, database, pg_bin=pg_bin, progress=progress)
     console.print(f"restored {result.file} into database {result.database}: {result.tables} tables in "
                   f"{result.seconds:.1f} s (dumped from PostgreSQL {result.dumped_from}, pg_restore "
                   f"{result.tool.version}); grants re-applied. Use it: CREDIT_DW_DATABASE_URL={result.database_url}")
@@ -177,12 +169,20 @@ def restore_command(
 
 @contextlib.contextmanager
 def _table_progress(verb: str):
+    """A bar of tables done for backup and restore; their errors end the command with the reason."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from credit_dw.backup import BackupError
 
     with Progress(TextColumn(f"{verb} {{task.description}}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as bar:
         task = bar.add_task("", total=None)
-        yield lambda table, done, total: bar.update(task, description=table, completed=done, total=total)
+        try:
+            yield lambda table, done, total: bar.update(task, description=table, completed=done, total=total)
+        except BackupError as error:
+            bar.stop()
+            console.print(f"[red]{error}[/red]")
+            raise typer.Exit(2) from None
 
 
 @sandbox_app.command("generate")

@@ -6,7 +6,6 @@ the server's major version, and a file that is no backup is refused with a reaso
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from datetime import date
 
@@ -58,24 +57,20 @@ def built(tmp_path_factory) -> str:
     url = warehouse.with_database(warehouse.database_url(), new_database_name("src"))
     warehouse.ensure_database(url)
     generate(home / "sandbox", start=START, end=END, seed=5, scale="tiny")
-    saved = {key: os.environ.get(key) for key in profile_env(url)}
-    os.environ.update(profile_env(url))
     try:
-        ingest(END, landing_dir=home / "sandbox" / "landing", database_url=url, run_id="backup-test")
-        outcome = dbtRunner().invoke([
-            "run", "--select", MARTS, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-            "--target-path", str(home / "target"), "--log-path", str(home / "logs"), "--quiet",
-            "--vars", json.dumps({"as_of_date": END.isoformat()}),
-        ])
-        assert outcome.success, outcome.exception
+        with pytest.MonkeyPatch.context() as environment:
+            for name, value in profile_env(url).items():
+                environment.setenv(name, value)
+            ingest(END, landing_dir=home / "sandbox" / "landing", database_url=url, run_id="backup-test")
+            outcome = dbtRunner().invoke([
+                "run", "--select", MARTS, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir",
+                str(DBT_PROJECT_DIR), "--target-path", str(home / "target"), "--log-path", str(home / "logs"),
+                "--quiet", "--vars", json.dumps({"as_of_date": END.isoformat()}),
+            ])
+            assert outcome.success, outcome.exception
         access.apply(url)
         yield url
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         warehouse.drop_database(url)
 
 
