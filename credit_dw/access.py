@@ -4,7 +4,7 @@
 | ----------- | --------------------------------------------------------------------- |
 | loader      | write the raw schema, nothing else                                    |
 | transformer | read raw; write staging, build and published marts, mdm, scoring, dq  |
-| analyst     | read published marts and scores; personal data only masked or hashed  |
+| analyst     | read published marts and scores; personal data only masked (masked.*) |
 | bi_reader   | read published marts only: no raw, no personal data, grades not PDs   |
 | steward     | read quality results, manifest and quarantine; work the match queue   |
 | admin       | everything, including the audited decryption path                     |

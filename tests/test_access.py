@@ -188,3 +188,7 @@ def test_masked_views_follow_the_latest_delivery_and_survive_reapplying(warehous
     analyst = login_as("analyst")
     assert analyst.execute("select title, phone_masked, email_masked from masked.customer_contacts "
                            "where contact_role = 'contact'").fetchall() == [("财务总监", "139****1111", None)]
+    # and the audited reveal gives the value in force, not an older delivery's
+    admin_url = make_url(warehouse_with_data).set(username=login_as("admin").info.user).render_as_string(
+        hide_password=False)
+    assert audit.reveal("raw.crm_contacts", "contact_id", "K1", "mobile", database_url=admin_url) == "13900001111"
