@@ -37,8 +37,13 @@ class DagRunOutcome:
 
 def airflow_environment(settings: Settings | None = None) -> dict[str, str]:
     """The variables Airflow needs to run this project's DAGs against this warehouse."""
+    from credit_dw.notify import SMTP_CONN_ID, smtp_connection
+
     settings = settings or get_settings()
+    # The mail server of the CREDIT_DW_SMTP_* settings, as the Airflow connection notifications use.
+    smtp = {f"AIRFLOW_CONN_{SMTP_CONN_ID.upper()}": smtp_connection(settings)} if settings.smtp_host else {}
     return {
+        **smtp,
         "AIRFLOW_HOME": os.environ.get("AIRFLOW_HOME", str(PROJECT_ROOT)),
         "AIRFLOW_CONFIG": str(PROJECT_ROOT / "airflow.cfg"),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": warehouse.sqlalchemy_url(warehouse.airflow_database_url(settings)),

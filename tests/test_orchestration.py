@@ -146,3 +146,17 @@ def test_a_stage_records_its_run_metrics_and_logs_json_lines(fresh_database_url,
     assert batch["batch_id"] == batch_id and batch["source_file"].endswith("invoices_20261001.csv")
     assert batch["rows"] == 2 and batch["stage"] == "ingest" and batch["try_number"] == 2
     assert mine[-1]["message"] == "stage success" and mine[-1]["rows"] == 2
+
+
+def test_the_smtp_settings_become_the_airflow_connection_notifications_use(fresh_settings):
+    from airflow.sdk import Connection
+
+    from credit_dw.orchestrator import airflow_environment
+
+    fresh_settings(smtp_host="mail.example.com", smtp_port=587, smtp_user="credit", smtp_password="s3cret",
+                   smtp_starttls="true")
+    variable = airflow_environment()[f"AIRFLOW_CONN_{notify.SMTP_CONN_ID.upper()}"]
+    connection = Connection.from_json(variable, conn_id=notify.SMTP_CONN_ID)
+    assert (connection.host, connection.port, connection.login, connection.password) == (
+        "mail.example.com", 587, "credit", "s3cret")
+    assert connection.extra_dejson["disable_tls"] is False and connection.extra_dejson["disable_ssl"] is True
