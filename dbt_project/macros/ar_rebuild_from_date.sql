@@ -3,16 +3,19 @@
     when a re-delivery loaded since the last date built restated history (a corrected file replaces
     its first delivery in raw, so dates known since then are rebuilt: the lookback for late data).
     Rows of every date are "as known on that date", so rebuilding them gives what a full refresh
-    gives. -#}
-{% macro ar_rebuild_from_date(date_column='as_of_date') -%}
+    gives. `relation`: the mart (default: the model being built); `load_batches`: the relation of
+    int_load_batches_dated (default: its ref, for a model that depends on it). -#}
+{% macro ar_rebuild_from_date(date_column='as_of_date', relation=none, load_batches=none) -%}
+    {%- set relation = relation if relation is not none else this -%}
+    {%- set load_batches = load_batches if load_batches is not none else ref('int_load_batches_dated') -%}
     least(
         {{ as_of_date() }},
-        (select coalesce(max({{ date_column }}) + 1, {{ as_of_date() }}) from {{ this }}),
+        (select coalesce(max({{ date_column }}) + 1, {{ as_of_date() }}) from {{ relation }}),
         (
             select min(restates_from_date)
-            from {{ ref('int_load_batches_dated') }}
+            from {{ load_batches }}
             where is_redelivery
-                and load_run_date >= (select coalesce(max({{ date_column }}), date '0001-01-01') from {{ this }})
+                and load_run_date >= (select coalesce(max({{ date_column }}), date '0001-01-01') from {{ relation }})
         )
     )
 {%- endmacro %}

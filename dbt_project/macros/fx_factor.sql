@@ -8,3 +8,12 @@
             / nullif(case when {{ to_currency }} = 'CNY' then 1 else to_fx.cny_per_unit end, 0)
     end
 {%- endmacro %}
+
+
+{#- The sum of each amount column converted by one factor column (fx_factor computed once per
+    row), named after the amount: `sum(open_orders * fx_factor) as open_orders, …`. -#}
+{% macro fx_converted_sums(amounts, factor) -%}
+    {%- for amount in amounts -%}
+        sum({{ amount }} * {{ factor }}) as {{ amount }}{{ ",\n        " if not loop.last }}
+    {%- endfor -%}
+{%- endmacro %}
