@@ -79,7 +79,8 @@ def sandbox_discrimination(ground_truth: Path, as_of_date: date, *, model_versio
                 raise GroundTruthError("no active model: pass --version, or train one (credit-dw model train)")
             model_version = active[0].model_version
         rows = conn.execute(
-            """select scores.pd, scores.is_in_default, array_agg(xref.source_record_id)
+            # profiles are keyed by the ERP customer id or by the master id that links its ERP accounts
+            """select scores.pd, scores.is_in_default, scores.customer_id || array_agg(xref.source_record_id)
                from scoring.customer_scores as scores
                left join marts.customer_source_xref as xref
                    on xref.customer_id = scores.customer_id and xref.source_system = 'erp'
