@@ -42,15 +42,9 @@ BUSINESS_TIME_ZONE = "Asia/Shanghai"
 def credit_model_monitoring():
     @task.short_circuit
     def monitoring_due(params=None) -> dict | None:
-        import logging
-        from datetime import date
+        from scoring.model.lifecycle import due_for_dag
 
-        from scoring.model.lifecycle import monitoring_due as due
-
-        requested = (params or {}).get("business_date")
-        decision = due(date.fromisoformat(requested) if requested else None)
-        logging.getLogger(__name__).info(decision.reason)
-        return decision.as_dict() if decision.is_due else None
+        return due_for_dag("monitoring", (params or {}).get("business_date"))
 
     @task
     def report(decision: dict, run_id=None) -> dict:

@@ -18,6 +18,7 @@ nightly scoring does when it finds no model (``bootstrap``).
 
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -30,6 +31,8 @@ from credit_dw import warehouse
 from scoring.model import registry
 from scoring.model.metrics import discrimination
 from scoring.model.sample import HISTORY_TABLE, MIN_OUTCOME_DAYS, OUTCOME_WINDOW_DAYS, event_sources, events_query
+
+log = logging.getLogger(__name__)
 
 MONITORING_INTERVAL_DAYS = 7
 # Out-of-time AUC this much below the model's validation AUC is reported as degraded discrimination.
@@ -109,50 +112,42 @@ def bootstrap(as_of_date: date | None, *, database_url: str | None = None) -> di
     with _training_lock(database_url):
         if _has_active(database_url):
             return {"status": "already_active", "models": None}
-        return _bootstrap_unlocked(as_of_date, database_url)
-
-
-def _bootstrap_unlocked(as_of_date: date | None, database_url: str | None) -> dict:
-    from scoring.model.train import train_models
-
-    result = train_models(as_of_date, database_url=database_url)
-    if result.status != "trained":
-        return {"status": "no_model", "reason": result.reason}
-    versions = {m["model_type"]: m["model_version"] for m in result.models}
-    registry.set_status(versions["scorecard"], "active", database_url=database_url,
-                        note=f"activated automatically on {as_of_date}: there was no active model")
-    if "gbm" in versions:
-        registry.set_status(versions["gbm"], "shadow", database_url=database_url,
-                            note=f"challenger trained with {versions['scorecard']}, scored in shadow")
-    return {"status": "trained", "models": versions, "activated": versions["scorecard"],
-            "validation": {m["model_type"]: m["validation"].get("auc") for m in result.models}}
+        return _train_and_place(as_of_date, database_url, has_active=False)
 
 
 def retrain(as_of_date: date | None = None, *, database_url: str | None = None) -> dict:
     """The monthly training: new candidates from the history up to ``as_of_date``; the new scorecard
     goes to shadow beside the active model (or becomes active when there is none)."""
     with _training_lock(database_url):
-        if not _has_active(database_url):
-            return _bootstrap_unlocked(as_of_date, database_url)
-        return _retrain_unlocked(as_of_date, database_url)
+        return _train_and_place(as_of_date, database_url, has_active=_has_active(database_url))
 
 
-def _retrain_unlocked(as_of_date: date | None, database_url: str | None) -> dict:
+def _train_and_place(as_of_date: date | None, database_url: str | None, *, has_active: bool) -> dict:
+    """Train (under the training lock) and give the new models their status: with no active model the
+    scorecard is activated and its challenger shadowed; otherwise the scorecard replaces the shadows."""
     from scoring.model.train import train_models
 
     result = train_models(as_of_date, database_url=database_url)
     if result.status != "trained":
         return {"status": "no_model", "reason": result.reason}
     versions = {m["model_type"]: m["model_version"] for m in result.models}
+    summary = {"status": "trained", "models": versions,
+               "validation": {m["model_type"]: m["validation"].get("auc") for m in result.models}}
+    scorecard = versions["scorecard"]
+    if not has_active:
+        registry.set_status(scorecard, "active", database_url=database_url,
+                            note=f"activated automatically on {as_of_date}: there was no active model")
+        if "gbm" in versions:
+            registry.set_status(versions["gbm"], "shadow", database_url=database_url,
+                                note=f"challenger trained with {scorecard}, scored in shadow")
+        return {**summary, "activated": scorecard}
     with warehouse.connect(database_url) as conn:
         previous_shadows = [m.model_version for m in registry.models(conn, status="shadow")]
     for version in previous_shadows:
-        registry.set_status(version, "retired", database_url=database_url,
-                            note=f"replaced in shadow by {versions['scorecard']}")
-    registry.set_status(versions["scorecard"], "shadow", database_url=database_url,
+        registry.set_status(version, "retired", database_url=database_url, note=f"replaced in shadow by {scorecard}")
+    registry.set_status(scorecard, "shadow", database_url=database_url,
                         note=f"monthly retraining on data up to {as_of_date}: in shadow until promoted")
-    return {"status": "trained", "models": versions, "shadow": versions["scorecard"], "retired": previous_shadows,
-            "validation": {m["model_type"]: m["validation"].get("auc") for m in result.models}}
+    return {**summary, "shadow": scorecard, "retired": previous_shadows}
 
 
 def _active_version(conn) -> str | None:
@@ -183,6 +178,15 @@ def monitoring_due(as_of: date | None = None, *, database_url: str | None = None
         return Due(True, newest, f"scores up to {newest}, a week or more after the last report ({last})")
     return Due(False, newest, f"last report {last}; scores up to {newest} are less than "
                               f"{MONITORING_INTERVAL_DAYS} days newer")
+
+
+def due_for_dag(work: str, requested: str | None) -> dict | None:
+    """The DAGs' first task: is ``work`` ("training" or "monitoring") due for the requested business
+    date (None: the newest data)? Its decision as a dict, or None to skip the rest of the run."""
+    check = {"training": training_due, "monitoring": monitoring_due}[work]
+    decision = check(date.fromisoformat(requested) if requested else None)
+    log.info("%s: %s", work, decision.reason)
+    return decision.as_dict() if decision.is_due else None
 
 
 def ensure_reports(conn) -> None:
