@@ -11,6 +11,7 @@ import codecs
 import csv
 import functools
 import json
+import logging
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -298,6 +299,15 @@ def _camt_entry(element, ns: dict[str, str], statement_id, account_id) -> dict[s
     }
 
 
+def _split_tag(tag: str) -> tuple[str | None, str]:
+    """(namespace, local name) of a tag as lxml spells it, ``{namespace}local``. Not etree.QName,
+    which raises on names lxml itself accepted from a file (``<:61:Document>``)."""
+    if tag.startswith("{"):
+        namespace, _, local = tag[1:].partition("}")
+        return namespace, local
+    return None, tag
+
+
 def _read_camt(path: Path, report: FileReport, message: str, container: str) -> Iterator[Record]:
     """One record per entry (``Ntry``) of every statement or notification in the file."""
     report.encoding = "xml"
@@ -305,24 +315,24 @@ def _read_camt(path: Path, report: FileReport, message: str, container: str) -> 
     statement_id = account_id = None
     try:
         for _, element in etree.iterparse(str(path), events=("end",), remove_blank_text=True, **_SECURE_XML):
-            tag = etree.QName(element)
+            tag_namespace, local_name = _split_tag(element.tag)
             if namespace is None:
-                namespace = tag.namespace
+                namespace = tag_namespace
                 if not namespace or message not in namespace:
                     problem = f"not a {message} document (namespace {namespace!r})"
                     raise UnreadableFile(path, element.sourceline, problem)
             ns = {"c": namespace}
             parent = element.getparent()
-            in_container = parent is not None and etree.QName(parent).localname == container
-            if tag.localname == "Id" and in_container:
+            in_container = parent is not None and _split_tag(parent.tag)[1] == container
+            if local_name == "Id" and in_container:
                 statement_id = (element.text or "").strip()
-            elif tag.localname == "Acct" and in_container:
+            elif local_name == "Acct" and in_container:
                 account_id = _text(element, "c:Id/c:IBAN", ns) or _text(element, "c:Id/c:Othr/c:Id", ns)
-            elif tag.localname == "Ntry":
+            elif local_name == "Ntry":
                 original = etree.tostring(element, encoding="unicode", with_tail=False)
                 yield element.sourceline, original, _camt_entry(element, ns, statement_id, account_id)
                 element.clear(keep_tail=False)
-            elif tag.localname == container:
+            elif local_name == container:
                 statement_id = account_id = None
                 element.clear(keep_tail=False)
     except etree.XMLSyntaxError as error:
@@ -340,6 +350,10 @@ def read_camt054(path: Path, feed: Feed, report: FileReport) -> Iterator[Record]
 
 
 # --- SWIFT MT940 --------------------------------------------------------------------------------
+
+# The mt-940 library logs a field it cannot match with the field's text (payer names, accounts) at
+# ERROR level; personal data must not reach the logs, and read_mt940 reports the problem itself.
+logging.getLogger("mt940").setLevel(logging.CRITICAL)
 
 # Structured :86: subfields many banks use: /ORDP//NAME/ACME LTD/REMI/INV-1 INV-2/IBAN/GB29…
 _MT940_SUBFIELD = re.compile(r"/(ORDP|NAME|REMI|EREF|IBAN|ACCW|BENM)/")
@@ -425,6 +439,43 @@ def read_mt940(path: Path, feed: Feed, report: FileReport) -> Iterator[Record]:
 
 # --- BAI2 ---------------------------------------------------------------------------------------
 
+# BAI2 record codes that open a level (file, group, account) and the code that closes each.
+_BAI2_OPENS = {"01": "99", "02": "98", "03": "49"}
+_BAI2_CLOSES = {close: open_ for open_, close in _BAI2_OPENS.items()}
+
+
+def _check_bai2_structure(path: Path, lines: list[str]) -> None:
+    """Records nest as file (01..99) > group (02..98) > account (03..49) > details (16, with 88
+    continuations), every level closed. Checked before the bai2 library parses: it loops forever
+    on a file cut off before its trailers."""
+    open_levels: list[str] = []
+    expected_depth = {"01": 0, "02": 1, "03": 2, "16": 3}
+    for number, line in enumerate(lines, start=1):
+        code = line[:3]
+        if not line.strip():
+            continue
+        if len(code) < 3 or code[2] != ",":
+            raise UnreadableFile(path, number, f"not a BAI2 record: {line[:20]!r}")
+        code = code[:2]
+        if code in expected_depth and len(open_levels) != expected_depth[code]:
+            raise UnreadableFile(path, number, f"BAI2 record {code} out of place")
+        if code in _BAI2_OPENS:
+            open_levels.append(code)
+        elif code in _BAI2_CLOSES:
+            if not open_levels or open_levels[-1] != _BAI2_CLOSES[code]:
+                raise UnreadableFile(path, number, f"BAI2 record {code} closes nothing open")
+            open_levels.pop()
+        elif code not in ("16", "88"):
+            raise UnreadableFile(path, number, f"unknown BAI2 record type {code}")
+        if code == "88" and not open_levels:
+            raise UnreadableFile(path, number, "BAI2 continuation (88) outside the file")
+    if open_levels:
+        raise UnreadableFile(path, len(lines), f"BAI2 file ends with record {_BAI2_OPENS[open_levels[-1]]} "
+                                               "missing (truncated?)")
+    if not lines or not any(line.strip() for line in lines):
+        raise UnreadableFile(path, None, "empty BAI2 file")
+
+
 def read_bai2(path: Path, feed: Feed, report: FileReport) -> Iterator[Record]:
     """One record per type-16 transaction detail, parsed by the bai2 library."""
     from bai2 import bai2
@@ -432,6 +483,7 @@ def read_bai2(path: Path, feed: Feed, report: FileReport) -> Iterator[Record]:
 
     report.encoding = _text_encoding(path)
     lines = _read_text(path, report.encoding).splitlines()
+    _check_bai2_structure(path, lines)
     detail_lines = [number for number, line in enumerate(lines, start=1) if line.startswith("16,")]
     try:
         document = bai2.parse_from_lines(lines)

@@ -194,3 +194,12 @@ def test_a_header_naming_a_column_twice_fails_the_file(tmp_path):
     with pytest.raises(UnreadableFile, match=r"line 1: header names column amount more than once: 'amount' "
                                              r"\(field 6\), '价税合计' \(field 7\)"):
         list(read(path, feed_named("erp_invoices"), FileReport()))
+
+
+def test_a_bai2_file_cut_short_fails_instead_of_hanging(tmp_path):
+    """The bai2 library loops forever on a file without its trailers: the structure is checked first."""
+    path = tmp_path / "bai2_x.txt"
+    text = (DATA / "bank" / "bai2_sample.txt").read_text(encoding="utf-8")
+    path.write_text(text[: text.index("INV26")], encoding="utf-8")
+    with pytest.raises(UnreadableFile, match="missing .truncated"):
+        list(read(path, feed_named("bank_bai2"), FileReport()))
