@@ -314,9 +314,7 @@ def small_tmpfs(tmp_path):
     "lets the OSError through as a traceback that names no path. Needed (owners of sandbox/ and "
     "credit_dw/cli.py): write to a dot-file and rename (discover() skips dot-files), and report "
     "OSError ENOSPC as 'disk full: <path>'."))
-def test_a_full_disk_in_the_landing_area_gives_a_clear_error_and_no_half_written_file(
-    small_tmpfs, tmp_path, fresh_database_url
-):
+def test_a_full_disk_in_the_landing_area_gives_a_clear_error_and_no_half_written_file(small_tmpfs, tmp_path):
     out = small_tmpfs / "sandbox"
     result = subprocess.run([*CLI, "sandbox", "generate", "--scale", "tiny", "--start", "2026-09-01",
                              "--end", "2026-09-30", "--seed", "7", "--out", str(out)],
