@@ -144,7 +144,10 @@ def build(
 
 def _rows_affected(node_result) -> int | None:
     # PostgreSQL reports rows for inserts/updates/merges; a "create table as" or a view reports
-    # none (-1 or absent), which is not zero rows.
+    # none (-1 or absent), which is not zero rows. A test's count is of its query's result, not
+    # of rows written.
+    if str(node_result.node.resource_type) not in {"model", "snapshot", "seed"}:
+        return None
     rows = (node_result.adapter_response or {}).get("rows_affected")
     return rows if isinstance(rows, int) and rows >= 0 else None
 
