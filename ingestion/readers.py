@@ -96,34 +96,72 @@ def survey_encoding(path: Path) -> TextEncoding:
 
 @functools.lru_cache(maxsize=64)
 def _survey(path: str, _inode: int, _size: int, _mtime_ns: int) -> TextEncoding:
+    # Cheap answers first, since every landing file is surveyed: a strict decode stops at the
+    # first bad byte, and a GB18030 export already shows itself in its first few KiB.
     with open(path, "rb") as handle:
         has_bom = handle.read(3) == codecs.BOM_UTF8
-    utf8_bad, utf8_non_ascii, lines = _decode_counts(path, "utf-8")
-    if has_bom or not utf8_bad:
-        return TextEncoding("utf-8-sig" if has_bom else "utf-8", utf8_bad, lines)
-    gb_bad, _, _ = _decode_counts(path, "gb18030")
+    lines = _line_count(path)
+    if _decodes(path, "utf-8"):
+        return TextEncoding("utf-8-sig" if has_bom else "utf-8", 0, lines)
+    if not has_bom:
+        with open(path, "rb") as handle:
+            head = handle.read(_SAMPLE_BYTES)
+        bad, non_ascii = _counts(head.decode("utf-8", errors="surrogateescape"))
+        utf8_looks_wrong = bad > non_ascii if bad else None  # None: the head is clean, look further
+        if utf8_looks_wrong and _decodes(path, "gb18030"):
+            return TextEncoding("gb18030", 0, lines)
+        if utf8_looks_wrong is False:
+            return TextEncoding("utf-8", _decode_counts(path, "utf-8")[0], lines)
+    utf8_bad, utf8_non_ascii = _decode_counts(path, "utf-8")
+    if has_bom:
+        return TextEncoding("utf-8-sig", utf8_bad, lines)
+    gb_bad, _ = _decode_counts(path, "gb18030")
     if gb_bad < utf8_bad and utf8_non_ascii < utf8_bad:
         return TextEncoding("gb18030", gb_bad, lines)
     return TextEncoding("utf-8", utf8_bad, lines)
 
 
-def _decode_counts(path: str, encoding: str) -> tuple[int, int, int]:
-    """(undecodable bytes, non-ASCII characters decoded, lines) of the file read as ``encoding``."""
-    decoder = codecs.getincrementaldecoder(encoding)(errors="surrogateescape")
-    bad = non_ascii = lines = 0
+# Bytes of a file's head that decide between UTF-8 and GB18030 when the file is not clean UTF-8.
+_SAMPLE_BYTES = 16 << 10
+
+
+def _chunks(path: str) -> Iterator[bytes]:
     with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            lines += chunk.count(b"\n")
-            text = decoder.decode(chunk)
-            if not text.isascii():
-                found = len(_UNDECODABLE.findall(text))
-                bad += found
-                non_ascii += len(text) - len(text.encode("ascii", "ignore")) - found
-        tail = decoder.decode(b"", final=True)
-        found = len(_UNDECODABLE.findall(tail))
-        bad += found
-        non_ascii += len(tail) - len(tail.encode("ascii", "ignore")) - found
-    return bad, non_ascii, lines + 1
+        yield from iter(lambda: handle.read(1 << 20), b"")
+
+
+def _line_count(path: str) -> int:
+    return sum(chunk.count(b"\n") for chunk in _chunks(path)) + 1
+
+
+def _decodes(path: str, encoding: str) -> bool:
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        for chunk in _chunks(path):
+            decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _counts(text: str) -> tuple[int, int]:
+    """(undecodable bytes, other non-ASCII characters) of text decoded with surrogateescape."""
+    if text.isascii():
+        return 0, 0
+    bad = len(_UNDECODABLE.findall(text))
+    return bad, len(text) - len(text.encode("ascii", "ignore")) - bad
+
+
+def _decode_counts(path: str, encoding: str) -> tuple[int, int]:
+    """(undecodable bytes, other non-ASCII characters) of the file read as ``encoding``."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="surrogateescape")
+    bad = non_ascii = 0
+    for chunk in _chunks(path):
+        found, others = _counts(decoder.decode(chunk))
+        bad, non_ascii = bad + found, non_ascii + others
+    found, others = _counts(decoder.decode(b"", final=True))
+    return bad + found, non_ascii + others
 
 
 def _text_encoding(path: Path) -> str:
