@@ -8,6 +8,7 @@ reference path, once through ``arrow_csv.load_csv_arrow``, and compares what eac
 from __future__ import annotations
 
 import random
+import sys
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -429,3 +430,8 @@ def test_each_value_gets_the_reference_verdict(column_type, required, pii):
     for value in crashing:
         with pytest.raises(ArithmeticError):
             judge.column(column, pa.array([value]), 1)
+
+
+def test_the_whitespace_trimmed_is_all_of_python_s():
+    everything = "".join(chr(code) for code in range(sys.maxunicode + 1) if chr(code).isspace())
+    assert everything == arrow_csv._WHITESPACE
