@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import sys
@@ -215,6 +216,12 @@ def sandbox_generate(
         except ValueError as error:
             console.print(f"[red]error:[/red] {error}")
             raise typer.Exit(2) from None
+        except OSError as error:
+            full = error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+            where = error.filename or target
+            console.print(f"[red]error:[/red] {'disk full' if full else 'cannot write'} under {target}: "
+                          f"{error.strerror} ({where}); files written so far are whole, the rest is missing")
+            raise typer.Exit(1) from None
     console.print(
         f"sandbox written to {target}: {stats['customers']} customers, {stats['invoices']} invoices, "
         f"{stats['payments']} payments in {stats['files']} files over {stats['days']} days"

@@ -3,6 +3,7 @@ the source system would, spoiled by the defect injector, and tells the ground tr
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sandbox.days import stamp
@@ -77,7 +78,15 @@ class Landing:
         if path.parent not in self._folders:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._folders.add(path.parent)
-        path.write_bytes(data)
+        # Write beside the target under a dot-name, then rename: discovery skips dot-files, so a
+        # full disk or a kill mid-write never leaves a half file where ingestion would load it.
+        partial = path.with_name(f".{path.name}.partial")
+        try:
+            partial.write_bytes(data)
+            os.replace(partial, path)
+        except OSError as error:
+            partial.unlink(missing_ok=True)
+            raise OSError(error.errno, error.strerror, str(path)) from error
         self.files += 1
 
     def _table(self, layout: Layout, day: int, stem: str, cells: list[list[str]], *, is_delta: bool) -> str:

@@ -307,13 +307,6 @@ def small_tmpfs(tmp_path):
         subprocess.run(["umount", "--lazy", str(mount_point)], check=True)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "The only writer of the landing area in the project is the sandbox generator (the database "
-    "extractor writes straight to raw in one transaction). sandbox/landing.py writes files in place, so "
-    "ENOSPC leaves a half-written file where ingestion will find it, and `credit-dw sandbox generate` "
-    "lets the OSError through as a traceback that names no path. Needed (owners of sandbox/ and "
-    "credit_dw/cli.py): write to a dot-file and rename (discover() skips dot-files), and report "
-    "OSError ENOSPC as 'disk full: <path>'."))
 def test_a_full_disk_in_the_landing_area_gives_a_clear_error_and_no_half_written_file(small_tmpfs, tmp_path):
     out = small_tmpfs / "sandbox"
     result = subprocess.run([*CLI, "sandbox", "generate", "--scale", "tiny", "--start", "2026-09-01",
