@@ -215,6 +215,7 @@ def ingest(
     with warehouse.connect(database_url) as conn:
         _wait_for_other_runs(conn)
         ensure_raw_schema(conn)
+        _close_interrupted_loads(conn)
         conn.commit()
         for landing_file in files:
             started = time.perf_counter()
@@ -237,6 +238,22 @@ def _wait_for_other_runs(conn: psycopg.Connection) -> None:
         log.info("another ingest run is loading into this warehouse: waiting for it to finish")
         conn.execute("select pg_advisory_lock(hashtext(%s))", (INGEST_LOCK,))
     conn.commit()
+
+
+def _close_interrupted_loads(conn: psycopg.Connection) -> None:
+    """Mark failed the entries an earlier run left 'loading' (killed, or its connection lost, mid-file):
+    their rows were rolled back with the file's transaction, and under the ingest lock no other run can
+    still be loading them. The file itself is loaded again as a new batch."""
+    interrupted = conn.execute(
+        f"""update {RAW_SCHEMA}.load_manifest
+            set status = 'failed', finished_at = now(),
+                error = 'interrupted: the loading process ended before the file was committed; '
+                        || 'nothing of it was kept and a later run loads it again'
+            where status = 'loading' returning batch_id"""
+    ).fetchall()
+    if interrupted:
+        log.warning("%d load(s) interrupted by an earlier run marked failed: batches %s",
+                    len(interrupted), ", ".join(str(row[0]) for row in interrupted))
 
 
 def _ingest_file(conn: psycopg.Connection, run_id, landing_file: LandingFile, superseded: bool) -> FileResult:

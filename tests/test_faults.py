@@ -146,6 +146,9 @@ def test_a_loader_killed_during_the_copy_leaves_no_rows_and_the_rerun_loads_the_
         entries = manifest_rows(conn, big)
         loaded = [row for row in entries if row["status"] == "loaded"]
         assert len(loaded) == 1, entries
+        # the killed run's entry is closed as interrupted, not left 'loading' for ever
+        assert [(row["batch_id"], row["status"]) for row in entries if row["batch_id"] == killed[0]["batch_id"]] \
+            == [(killed[0]["batch_id"], "failed")], entries
         (entry,) = loaded
         assert entry["rows_read"] == lines_in_file
         assert entry["rows_read"] == entry["rows_loaded"] + entry["rows_quarantined"]
