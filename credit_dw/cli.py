@@ -323,14 +323,17 @@ def nightly(business_date: BusinessDate, verbose: bool = typer.Option(False, hel
     log_path = settings.home / "logs" / f"nightly_{day}_{datetime.now():%Y%m%dT%H%M%S}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
+    not_started = None
     with console.status(f"running {NIGHTLY_DAG_ID} for {day} (log: {log_path})") as status:
         capture = contextlib.nullcontext() if verbose else _output_to(log_path)
         with capture, _stage_progress(status, day):
             try:
                 outcome = run_dag_in_process(NIGHTLY_DAG_ID, day)
-            except Exception as error:  # set-up problems: no DAG, broken DAG file, no database
-                console.print(f"[red]{NIGHTLY_DAG_ID} could not start:[/red] {error}")
-                raise typer.Exit(2) from None
+            except Exception as error:  # set-up problems: no DAG, broken DAG file, no database, a run already on
+                not_started = error
+    if not_started is not None:  # printed once the output is the terminal's again, not the log file's
+        console.print(f"[red]{NIGHTLY_DAG_ID} could not start:[/red] {not_started}")
+        raise typer.Exit(2)
     _print_run_summary(outcome.run_id, day, time.perf_counter() - started, outcome.failed_tasks)
     if not outcome.succeeded:
         console.print(
@@ -445,6 +448,7 @@ def _print_run_summary(run_id: str, day: date, seconds: float, failed_tasks: lis
         ("score", "score.decide", _describe_score),
         ("report", "score.report", _describe_report),
         ("webhooks", "score.notify", _describe_counts),
+        ("quality_summary", "quality_summary", _describe_counts),
     ):
         row = stages.get(name)
         if row is None:
@@ -462,6 +466,8 @@ def _print_run_summary(run_id: str, day: date, seconds: float, failed_tasks: lis
     ingest_metrics = (stages.get("ingest") or {}).get("metrics") or {}
     if any(f["status"] != "skipped" for f in ingest_metrics.get("files", [])):
         console.print(_ingest_table(ingest_metrics["files"]))
+    for line in ((stages.get("quality_summary") or {}).get("metrics") or {}).get("summary", []):
+        console.print(line, markup=False, highlight=False)
 
 
 def _describe_ingest(metrics: dict) -> str:
