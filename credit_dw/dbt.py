@@ -61,6 +61,36 @@ class DbtBuildResult:
         }
 
 
+# The Airflow connection the nightly's dbt tasks take their profile from (credit_dw.orchestrator
+# defines it from the warehouse settings unless the deployment defines it itself).
+WAREHOUSE_CONN_ID = "credit_dw_warehouse"
+
+
+def warehouse_connection(database_url: str) -> str:
+    """The warehouse as an Airflow connection in JSON (it keeps a socket directory as the host,
+    which the URI form cannot)."""
+    parts = warehouse.connection_parts(database_url)
+    return json.dumps({"conn_type": "postgres", "host": parts["host"], "port": int(parts["port"]),
+                       "login": parts["user"], "password": parts["password"], "schema": parts["dbname"]})
+
+
+def profile_env_from_connection(conn_id: str = WAREHOUSE_CONN_ID) -> dict[str, str] | None:
+    """The ``CREDIT_DW_DBT_*`` variables from the Airflow connection, or None when Airflow has none."""
+    try:
+        from airflow.sdk import Connection
+
+        connection = Connection.get(conn_id)
+    except Exception:  # not defined (AirflowNotFoundException), or no Airflow around: use the settings
+        return None
+    return {
+        "CREDIT_DW_DBT_HOST": connection.host or "localhost",
+        "CREDIT_DW_DBT_PORT": str(connection.port or 5432),
+        "CREDIT_DW_DBT_USER": connection.login or "",
+        "CREDIT_DW_DBT_PASSWORD": connection.password or "",
+        "CREDIT_DW_DBT_DBNAME": connection.schema or "",
+    }
+
+
 def profile_env(database_url: str) -> dict[str, str]:
     """The ``CREDIT_DW_DBT_*`` variables ``profiles.yml`` reads, for this warehouse URL."""
     parts = warehouse.connection_parts(database_url)
@@ -90,8 +120,11 @@ def build(
         dbtRunner,  # imported here: dbt is slow to import and DAG parsing must stay fast
     )
 
+    # An explicit URL wins (tests, benchmarks); else the Airflow connection, as a deployment
+    # manages it; else the settings.
+    from_connection = None if database_url else profile_env_from_connection()
     database_url = database_url or warehouse.database_url()
-    os.environ.update(profile_env(database_url))
+    os.environ.update(from_connection or profile_env(database_url))
     state_dir = get_settings().home / "dbt"
     variables = {"as_of_date": as_of_date.isoformat()}
     if marts_schema:

@@ -35,15 +35,25 @@ class DagRunOutcome:
         return self.state == "success"
 
 
+_exported_warehouse_connection: dict[str, str] = {}
+
+
 def airflow_environment(settings: Settings | None = None) -> dict[str, str]:
     """The variables Airflow needs to run this project's DAGs against this warehouse."""
+    from credit_dw.dbt import WAREHOUSE_CONN_ID, warehouse_connection
     from credit_dw.notify import SMTP_CONN_ID, smtp_connection
 
     settings = settings or get_settings()
     # The mail server of the CREDIT_DW_SMTP_* settings, as the Airflow connection notifications use.
-    smtp = {f"AIRFLOW_CONN_{SMTP_CONN_ID.upper()}": smtp_connection(settings)} if settings.smtp_host else {}
+    connections = {f"AIRFLOW_CONN_{SMTP_CONN_ID.upper()}": smtp_connection(settings)} if settings.smtp_host else {}
+    # The warehouse as the Airflow connection dbt's profile comes from, unless the deployment set its
+    # own (a value this function exported earlier is the settings', and follows them).
+    warehouse_conn = f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}"
+    if os.environ.get(warehouse_conn) in (None, _exported_warehouse_connection.get("value")):
+        value = warehouse_connection(warehouse.database_url(settings))
+        _exported_warehouse_connection["value"] = connections[warehouse_conn] = value
     return {
-        **smtp,
+        **connections,
         "AIRFLOW_HOME": os.environ.get("AIRFLOW_HOME", str(PROJECT_ROOT)),
         "AIRFLOW_CONFIG": str(PROJECT_ROOT / "airflow.cfg"),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": warehouse.sqlalchemy_url(warehouse.airflow_database_url(settings)),

@@ -160,3 +160,35 @@ def test_the_smtp_settings_become_the_airflow_connection_notifications_use(fresh
     assert (connection.host, connection.port, connection.login, connection.password) == (
         "mail.example.com", 587, "credit", "s3cret")
     assert connection.extra_dejson["disable_tls"] is False and connection.extra_dejson["disable_ssl"] is True
+
+
+def test_dbt_takes_its_profile_from_the_airflow_connection_the_settings_define(fresh_settings, monkeypatch,
+                                                                                warehouse_url):
+    from credit_dw import dbt, warehouse
+    from credit_dw.orchestrator import airflow_environment
+
+    variable = f"AIRFLOW_CONN_{dbt.WAREHOUSE_CONN_ID.upper()}"
+    monkeypatch.delenv(variable, raising=False)
+    fresh_settings(database_url=warehouse_url)
+    exported = airflow_environment()[variable]
+    monkeypatch.setenv(variable, exported)
+    # read back through Airflow's own connection lookup: the profile is the warehouse's
+    assert dbt.profile_env_from_connection() == dbt.profile_env(warehouse_url)
+
+    # the settings change (another warehouse): the connection this project exported follows them
+    other = warehouse.with_database(warehouse_url, "another_warehouse")
+    fresh_settings(database_url=other)
+    monkeypatch.setenv(variable, airflow_environment()[variable])
+    assert dbt.profile_env_from_connection()["CREDIT_DW_DBT_DBNAME"] == "another_warehouse"
+
+    # a deployment's own connection is kept, and dbt uses it
+    deployment = json.dumps({"conn_type": "postgres", "host": "db.internal", "port": 6432, "login": "transformer",
+                             "password": "s3cret", "schema": "credit"})
+    monkeypatch.setenv(variable, deployment)
+    assert variable not in airflow_environment()
+    assert dbt.profile_env_from_connection() == {
+        "CREDIT_DW_DBT_HOST": "db.internal", "CREDIT_DW_DBT_PORT": "6432", "CREDIT_DW_DBT_USER": "transformer",
+        "CREDIT_DW_DBT_PASSWORD": "s3cret", "CREDIT_DW_DBT_DBNAME": "credit"}
+
+    monkeypatch.delenv(variable)
+    assert dbt.profile_env_from_connection() is None, "no connection: the settings' URL is used"
