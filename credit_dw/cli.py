@@ -283,6 +283,7 @@ def ingest_command(
     from ingestion.load import ingest
 
     day = business_date.date() if business_date else datetime.now(ZoneInfo(get_settings().timezone)).date()
+    warehouse.ensure_database(warehouse.database_url())  # a configured server may not have it yet
     with console.status(f"loading landing files up to {day}"):
         summary = ingest(day, sources=source)
     table = Table(title=f"Ingestion up to {day}")
@@ -297,6 +298,13 @@ def ingest_command(
             str(result.rows_read), str(result.rows_loaded), str(result.rows_quarantined),
         )
     console.print(table if table.row_count else "nothing new to load")
+    handled = [result for result in summary.files if result.status != "skipped"]
+    if handled:
+        statuses = Counter(result.status for result in handled)
+        console.print(
+            f"{len(handled)} files: " + ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))
+            + f"; {sum(r.rows_read for r in handled)} rows read, {sum(r.rows_loaded for r in handled)} loaded, "
+            f"{sum(r.rows_quarantined for r in handled)} quarantined")
     reasons: Counter = Counter()
     for result in summary.files:
         reasons.update(result.reasons)
