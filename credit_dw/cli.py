@@ -475,7 +475,7 @@ def _print_run_summary(run_id: str, day: date, seconds: float, failed_tasks: lis
     if any(f["status"] != "skipped" for f in ingest_metrics.get("files", [])):
         console.print(_ingest_table(ingest_metrics["files"]))
     for line in ((stages.get("quality_summary") or {}).get("metrics") or {}).get("summary", []):
-        console.print(line, markup=False, highlight=False)
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def _describe_ingest(metrics: dict) -> str:
