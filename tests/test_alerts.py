@@ -166,7 +166,11 @@ def test_alert_commands(fresh_database_url, fresh_settings):
     with psycopg.connect(fresh_database_url) as conn:
         events = conn.execute("select event_type from scoring.customer_timeline where customer_id = 'C1' "
                               "order by event_type").fetchall()
+        audited = conn.execute("select action, object, details ->> 'by' from audit.events "
+                               "where action like 'cli_alert_%' order by event_id").fetchall()
     assert [e[0] for e in events] == ["alert_acknowledged", "alert_raised", "alert_resolved"]
+    assert audited == [("cli_alert_ack", f"scoring.alerts/{alert_id}", "li.wei"),
+                       ("cli_alert_resolve", f"scoring.alerts/{alert_id}", "li.wei")]
 
 
 def test_the_nightly_entry_point_bootstraps_the_bundled_policy(fresh_database_url):

@@ -290,6 +290,10 @@ def test_activation_is_versioned_and_audited(fresh_database_url, tmp_path):
         audit = conn.execute("select from_hash, to_hash, changed_by, changes from scoring.policy_audit "
                              "order by audit_id").fetchall()
         assert registry.in_force(conn, "credit_policy").content_hash == bumped.content_hash
+        events = conn.execute("select action, object, details ->> 'version', details ->> 'by' from audit.events "
+                              "order by event_id").fetchall()
+    assert events == [("policy_activate", "scoring.policy/credit_policy", "t1", "alice"),
+                      ("policy_activate", "scoring.policy/credit_policy", "t2", "carol")], "the audit log has both"
     assert [(v[0], v[2], v[3]) for v in versions] == [("t1", "alice", False), ("t2", "carol", True)]
     assert len(audit) == 2 and audit[1][0] == first.content_hash and audit[1][1] == bumped.content_hash
     assert audit[1][2] == "carol" and audit[1][3]["changed"] == ["breach"]

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from credit_dw import warehouse
+from credit_dw import audit, warehouse
 
 app = typer.Typer(help="Early-warning alerts: list, acknowledge, resolve.", no_args_is_help=True)
 console = Console()
@@ -64,6 +64,9 @@ def _move(action, alert_id: int, by: str, note: str | None) -> None:
         except AlertError as error:
             err.print(f"[red]{error}[/red]")
             raise typer.Exit(2) from None
+        # an acknowledgement or resolution is an audited act, as through the API (api_alert_*)
+        audit.record(conn, f"cli_alert_{'ack' if row['status'] == 'acknowledged' else 'resolve'}",
+                     f"scoring.alerts/{alert_id}", {"by": by, "note": note, "status": row["status"]})
         refresh_alert_events(conn)
     console.print(f"alert {row['alert_id']} ({row['customer_id']}, {row['rule_id']}): {row['status']} by {by}")
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from credit_dw import audit
 from scoring.rules.policy import DEFAULT_POLICY, PolicyError, RuleSet, load_policy, parse_policy, rule_fingerprints
 
 REGISTRY_DDL = """
@@ -181,6 +182,11 @@ def activate(conn, rule_set: RuleSet, *, by: str, mode: str = "active", at: date
          current[1] if current else None, current[2] if current else None, rule_set.version,
          rule_set.content_hash, json.dumps(changes), by, at),
     )
+    # the policy's own trail above has the detail; the warehouse-wide audit log has the event
+    audit.record(conn, "policy_activate" if mode == "active" else "policy_shadow_start",
+                 f"scoring.policy/{rule_set.name}",
+                 {"version": rule_set.version, "content_hash": rule_set.content_hash, "by": by,
+                  "from_hash": current[2] if current else None, "changes": changes})
     return ActivationResult(rule_set.name, rule_set.version, rule_set.content_hash, mode, True, changes,
                             current[2] if current else None)
 
