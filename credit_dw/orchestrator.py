@@ -35,7 +35,8 @@ class DagRunOutcome:
         return self.state == "success"
 
 
-_exported_warehouse_connection: dict[str, str] = {}
+# Marks the warehouse connection as the one derived from the settings (not the deployment's own).
+EXPORTED_WAREHOUSE_CONN = "_CREDIT_DW_WAREHOUSE_CONNECTION_FROM_SETTINGS"
 
 
 def airflow_environment(settings: Settings | None = None) -> dict[str, str]:
@@ -47,11 +48,12 @@ def airflow_environment(settings: Settings | None = None) -> dict[str, str]:
     # The mail server of the CREDIT_DW_SMTP_* settings, as the Airflow connection notifications use.
     connections = {f"AIRFLOW_CONN_{SMTP_CONN_ID.upper()}": smtp_connection(settings)} if settings.smtp_host else {}
     # The warehouse as the Airflow connection dbt's profile comes from, unless the deployment set its
-    # own (a value this function exported earlier is the settings', and follows them).
+    # own. A value exported here is the settings' and follows them: it is marked so, and the mark
+    # travels with the environment into child processes (`credit-dw nightly` run by another program).
     warehouse_conn = f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}"
-    if os.environ.get(warehouse_conn) in (None, _exported_warehouse_connection.get("value")):
+    if os.environ.get(warehouse_conn) in (None, os.environ.get(EXPORTED_WAREHOUSE_CONN)):
         value = warehouse_connection(warehouse.database_url(settings))
-        _exported_warehouse_connection["value"] = connections[warehouse_conn] = value
+        connections[warehouse_conn] = connections[EXPORTED_WAREHOUSE_CONN] = value
     return {
         **connections,
         "AIRFLOW_HOME": os.environ.get("AIRFLOW_HOME", str(PROJECT_ROOT)),

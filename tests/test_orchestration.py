@@ -5,6 +5,8 @@ alerts, retries, backfill equivalence, concurrent runs) are in tests/test_nightl
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import date
 from types import SimpleNamespace
 
@@ -165,20 +167,29 @@ def test_the_smtp_settings_become_the_airflow_connection_notifications_use(fresh
 def test_dbt_takes_its_profile_from_the_airflow_connection_the_settings_define(fresh_settings, monkeypatch,
                                                                                 warehouse_url):
     from credit_dw import dbt, warehouse
-    from credit_dw.orchestrator import airflow_environment
+    from credit_dw.orchestrator import EXPORTED_WAREHOUSE_CONN, airflow_environment
 
     variable = f"AIRFLOW_CONN_{dbt.WAREHOUSE_CONN_ID.upper()}"
+
+    def export() -> None:  # what configure_airflow_environment does, undone after the test
+        for name, value in airflow_environment().items():
+            monkeypatch.setenv(name, value)
+
     monkeypatch.delenv(variable, raising=False)
+    monkeypatch.delenv(EXPORTED_WAREHOUSE_CONN, raising=False)
     fresh_settings(database_url=warehouse_url)
-    exported = airflow_environment()[variable]
-    monkeypatch.setenv(variable, exported)
+    export()
     # read back through Airflow's own connection lookup: the profile is the warehouse's
     assert dbt.profile_env_from_connection() == dbt.profile_env(warehouse_url)
 
-    # the settings change (another warehouse): the connection this project exported follows them
+    # the settings change (another warehouse): the connection exported from them follows, also in a
+    # child process that inherited the environment
     other = warehouse.with_database(warehouse_url, "another_warehouse")
     fresh_settings(database_url=other)
-    monkeypatch.setenv(variable, airflow_environment()[variable])
+    child = subprocess.run([sys.executable, "-c", "from credit_dw.orchestrator import airflow_environment as e; "
+                            f"print(e()[{variable!r}])"], capture_output=True, text=True, check=True)
+    assert json.loads(child.stdout)["schema"] == "another_warehouse", child.stderr
+    export()
     assert dbt.profile_env_from_connection()["CREDIT_DW_DBT_DBNAME"] == "another_warehouse"
 
     # a deployment's own connection is kept, and dbt uses it
