@@ -48,8 +48,12 @@ demo: venv
 	@echo "  .credit_dw/reports/$(DEMO_DATE)/     the nightly credit-risk report (HTML, PDF)"
 	@echo "  .credit_dw/logs                      full logs of each nightly run"
 
+# Two pytest-xdist workers, a test module each at a time (module fixtures build databases once);
+# every worker has its own warehouse and Airflow databases (tests/conftest.py).
+TEST_WORKERS ?= 2
+
 test: venv browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The report test renders in Debian's headless Chromium (with CJK fonts for Chinese names). Install
 # them when they are missing and this user may (root with apt); otherwise that one test skips, saying why.

@@ -20,15 +20,11 @@ from sqlalchemy.engine import make_url
 TEST_SERVER_URL = os.environ.get(
     "CREDIT_DW_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-# setdefault: pytest-xdist workers inherit the controller's environment and so share its names.
-SESSION_DATABASE = os.environ.setdefault(
-    "CREDIT_DW_TEST_SESSION_DATABASE", f"credit_dw_test_{uuid.uuid4().hex[:10]}"
-)
-SESSION_HOME = Path(
-    os.environ.setdefault(
-        "CREDIT_DW_TEST_SESSION_HOME", tempfile.mkdtemp(prefix="credit_dw_test_")
-    )
-)
+# Under pytest-xdist (`make test` runs two workers) each worker is a session of its own: its own
+# warehouse, Airflow metadata database and home, so that tests in one never see the other's runs.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+SESSION_DATABASE = f"credit_dw_test_{uuid.uuid4().hex[:10]}{'_' + _WORKER if _WORKER else ''}"
+SESSION_HOME = Path(tempfile.mkdtemp(prefix=f"credit_dw_test_{_WORKER}_" if _WORKER else "credit_dw_test_"))
 
 
 def _url_for(database: str) -> str:
@@ -55,20 +51,25 @@ from credit_dw.orchestrator import configure_airflow_environment  # noqa: E402
 configure_airflow_environment()
 
 
+def _is_xdist_controller(session: pytest.Session) -> bool:
+    """True in the process that only distributes tests to pytest-xdist workers (``-n N``, N > 0)."""
+    return not hasattr(session.config, "workerinput") and bool(getattr(session.config.option, "numprocesses", 0))
+
+
 def _admin() -> psycopg.Connection:
     return psycopg.connect(_url_for("postgres"), autocommit=True)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    if hasattr(session.config, "workerinput"):
-        return  # xdist workers share the controller's databases
+    if _is_xdist_controller(session):
+        return  # it runs no test: its workers create their own databases
     with _admin() as conn:
         for name in (SESSION_DATABASE, f"{SESSION_DATABASE}_airflow"):
             conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    if hasattr(session.config, "workerinput"):
+    if _is_xdist_controller(session):
         return
     with _admin() as conn:
         for name in (SESSION_DATABASE, f"{SESSION_DATABASE}_airflow"):
