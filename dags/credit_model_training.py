@@ -19,8 +19,9 @@ import pendulum
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
 
 from credit_dw.assets import MODEL_REGISTRY, PUBLISHED_MARTS
+from credit_dw.settings import get_settings
 
-BUSINESS_TIME_ZONE = "Asia/Shanghai"
+BUSINESS_TIME_ZONE = get_settings().timezone  # CREDIT_DW_TIMEZONE, as the nightly
 
 
 @dag(

@@ -36,8 +36,10 @@ from credit_dw.assets import CREDIT_WARNINGS, PUBLISHED_MARTS, RAW_SOURCES, STAG
 from credit_dw.notify import task_failed
 from credit_dw.settings import get_settings
 
-BUSINESS_TIME_ZONE = "Asia/Shanghai"
 settings = get_settings()
+# The schedule runs on business time (CREDIT_DW_TIMEZONE), the same zone in which the pipeline
+# turns a logical date into the business date it closes.
+BUSINESS_TIME_ZONE = settings.timezone
 
 
 @dag(
