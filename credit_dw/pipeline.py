@@ -122,7 +122,8 @@ def _record(stage: str, business_date: date | str, run_id: str, work: StageWork)
         _reset_peak_rss()
         started = time.perf_counter()
         try:
-            metrics, problem = work()
+            with _stage_share_of_run_lock(business_date, stage):
+                metrics, problem = work()
         except Exception as failure:
             log.warning("stage failed: %s", failure)
             _finish(run_id, stage, started, "failed", None, str(failure))
@@ -189,22 +190,55 @@ class RunInProgress(RuntimeError):
 _RUN_LOCK = "hashtext('credit_dw'), hashtext('credit_nightly')"
 
 
+# True while this process holds the run lock (a `credit-dw nightly` or `backfill`, whose stages run
+# in-process under dag.test): its stages are covered and must not ask for a share of it.
+_run_lock_held_here = False
+
+
 @contextlib.contextmanager
 def run_lock(business_date: date, database_url: str | None = None) -> Iterator[None]:
     """Hold the warehouse's nightly-run lock while a run (or a backfill's day) works: a second run
     started meanwhile, for any business date, is refused at once instead of loading and publishing
     over the first. The lock is a session advisory lock: a crashed run releases it with its
-    connection."""
-    application = f"credit_nightly {business_date.isoformat()}"
+    connection.
+
+    A run the Airflow scheduler executes has no process that lives as long as the run: each of its
+    stages holds a *shared* hold on the same lock while it works (``_stage_share_of_run_lock``), so
+    a command-line run is refused while a scheduled stage works, and a scheduled stage started
+    during a command-line run fails with ``RunInProgress`` and is retried with backoff."""
+    global _run_lock_held_here
+    with _advisory_run_lock(f"credit_nightly {business_date.isoformat()}", business_date, database_url):
+        _run_lock_held_here = True
+        try:
+            yield
+        finally:
+            _run_lock_held_here = False
+
+
+@contextlib.contextmanager
+def _stage_share_of_run_lock(business_date: date, stage: str) -> Iterator[None]:
+    if _run_lock_held_here:
+        yield
+        return
+    with _advisory_run_lock(f"credit_nightly {business_date.isoformat()} stage {stage}", business_date, None,
+                            shared=True):
+        yield
+
+
+@contextlib.contextmanager
+def _advisory_run_lock(application: str, business_date: date, database_url: str | None, *,
+                       shared: bool = False) -> Iterator[None]:
+    mode = "_shared" if shared else ""
     with warehouse.connect(database_url, autocommit=True) as conn:
         conn.execute("select set_config('application_name', %s, false)", (application,))
-        if not conn.execute(f"select pg_try_advisory_lock({_RUN_LOCK})").fetchone()[0]:
+        if not conn.execute(f"select pg_try_advisory_lock{mode}({_RUN_LOCK})").fetchone()[0]:
             holder = conn.execute(
                 """select a.application_name, a.pid from pg_locks l join pg_stat_activity a using (pid)
                    where l.locktype = 'advisory' and l.granted and l.database = (
                          select oid from pg_database where datname = current_database())
                      and l.classid = (hashtext('credit_dw')::bigint & 4294967295)::oid
-                     and l.objid = (hashtext('credit_nightly')::bigint & 4294967295)::oid""").fetchone()
+                     and l.objid = (hashtext('credit_nightly')::bigint & 4294967295)::oid
+                   limit 1""").fetchone()
             who = f"{holder[0] or 'another session'}, backend pid {holder[1]}" if holder else "another session"
             raise RunInProgress(
                 f"another nightly run is in progress on this warehouse ({who}): not starting a second one "
@@ -213,7 +247,7 @@ def run_lock(business_date: date, database_url: str | None = None) -> Iterator[N
         try:
             yield
         finally:
-            conn.execute(f"select pg_advisory_unlock({_RUN_LOCK})")
+            conn.execute(f"select pg_advisory_unlock{mode}({_RUN_LOCK})")
 
 
 def ingest_stage(business_date: date | str, run_id: str) -> dict[str, Any]:

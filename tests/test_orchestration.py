@@ -115,6 +115,28 @@ def test_a_second_nightly_run_is_refused_while_one_holds_the_run_lock(warehouse_
         pass  # released with the first run
 
 
+def test_scheduled_stages_and_command_line_runs_exclude_each_other(warehouse_url):
+    """A scheduled run has no process holding the run lock; each stage holds a shared hold on it."""
+    import psycopg
+
+    from credit_dw.pipeline import _RUN_LOCK, RunInProgress, _record, run_lock
+
+    def stage_trying_a_command_line_run():
+        with pytest.raises(RunInProgress) as refused, run_lock(date(2026, 10, 3), warehouse_url):
+            pass
+        assert "credit_nightly 2026-10-03 stage probe" in str(refused.value)
+        return {}, None
+
+    _record("probe", date(2026, 10, 3), "scheduled-run", stage_trying_a_command_line_run)
+
+    with psycopg.connect(warehouse_url, autocommit=True) as command_line_run:
+        command_line_run.execute(f"select pg_advisory_lock({_RUN_LOCK})")
+        with pytest.raises(RunInProgress):  # Airflow retries it with backoff
+            _record("probe", date(2026, 10, 3), "scheduled-run", lambda: ({}, None))
+        command_line_run.execute(f"select pg_advisory_unlock({_RUN_LOCK})")
+    _record("probe", date(2026, 10, 3), "scheduled-run", lambda: ({}, None))
+
+
 def test_a_stage_records_its_run_metrics_and_logs_json_lines(fresh_database_url, fresh_settings, tmp_path):
     from credit_dw import logs
     from credit_dw.pipeline import ingest_stage, task_attempt
