@@ -443,4 +443,4 @@ def test_sandbox_auc_ranks_the_ground_truth_defaulters(fresh_database_url, fresh
     with pytest.raises(GroundTruthError, match=r"defaults.csv: line 2: default_date 'soon' is not a date"):
         sandbox_discrimination(truth, observed, database_url=fresh_database_url)
     missing = CliRunner().invoke(app, ["sandbox-auc", "--date", str(observed), "--ground-truth", str(tmp_path)])
-    assert missing.exit_code == 2 and "customers.csv: no such file" in " ".join(missing.output.split())
+    assert missing.exit_code == 2 and "customers.csv: no such file" in missing.output

@@ -30,7 +30,7 @@ err = Console(stderr=True)
 
 
 def _fail(message: str) -> None:
-    err.print(f"[red]{message}[/red]", highlight=False)
+    err.print(f"[red]{message}[/red]", highlight=False, soft_wrap=True)  # paths stay whole
     raise typer.Exit(2)
 
 

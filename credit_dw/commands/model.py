@@ -35,7 +35,7 @@ def _fail(message: str, as_json: bool, code: int = 2) -> None:
     if as_json:
         print(_json({"error": message}))
     else:
-        err.print(f"[red]error:[/red] {message}", highlight=False)
+        err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)  # paths stay whole
     raise typer.Exit(code)
 
 
