@@ -53,7 +53,7 @@ demo: venv
 TEST_WORKERS ?= 2
 
 test: venv browser
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # The report test renders in Debian's headless Chromium (with CJK fonts for Chinese names). Install
 # them when they are missing and this user may (root with apt); otherwise that one test skips, saying why.

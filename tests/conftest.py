@@ -189,3 +189,20 @@ def module_database():
     with _admin() as conn:
         for name in created:
             conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+# The longest modules (a few minutes each: whole nightly runs, dbt builds) start first, so that the
+# two pytest-xdist workers of `make test` (--dist loadfile --no-loadscope-reorder) finish together
+# instead of one starting a long module when the other is done.
+LONGEST_MODULES_FIRST = (
+    "test_nightly_operations.py", "test_faults.py", "test_marts.py", "test_mdm.py",
+    "test_nightly_end_to_end.py", "test_model.py",
+)
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
+    def rank(item) -> int:
+        name = item.path.name
+        return LONGEST_MODULES_FIRST.index(name) if name in LONGEST_MODULES_FIRST else len(LONGEST_MODULES_FIRST)
+
+    items.sort(key=rank)  # stable: file order, and test order within a file, are kept

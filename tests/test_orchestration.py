@@ -1,6 +1,6 @@
 """Orchestration pieces on their own, against real servers: notifications (a local SMTP server and a
 local HTTP receiver), run metrics, structured logs and the run lock. Whole nightly runs (failure
-alerts, retries, backfill equivalence, concurrent runs) are in tests/test_nightly_end_to_end.py."""
+alerts, retries, backfill equivalence, concurrent runs) are in tests/test_nightly_operations.py."""
 
 from __future__ import annotations
 
