@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from great_expectations.data_context import EphemeralDataContext
     from great_expectations.datasource.fluent import SQLDatasource
 
-# Check-character functions the suites call (GB 32100 for the Unified Social Credit Code).
+# Functions the suites call: check characters (GB 32100 for the Unified Social Credit Code), history.
 FUNCTIONS_DDL = """
 create schema if not exists dq;
 create or replace function dq.is_valid_uscc(code text) returns boolean
@@ -39,6 +39,20 @@ language sql immutable strict parallel safe as $$
        and substr(code, 18, 1) = substr(
            (select chars from alphabet), ((31 - (total::int % 31)) % 31) + 1, 1)
     from weighted
+$$;
+-- A number from history for the volume and drift checks (expectations.suites.history_value):
+-- null, "no history yet", while the relation or column the query reads does not exist (no
+-- publication yet; a column the published table does not have yet).
+create or replace function dq.history_value(query text) returns numeric
+language plpgsql stable as $$
+declare
+    result numeric;
+begin
+    execute query into result;
+    return result;
+exception when undefined_table or undefined_column then
+    return null;
+end
 $$;
 """
 

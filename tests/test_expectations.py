@@ -1,5 +1,7 @@
 """Data-quality suites against a real PostgreSQL: clean invoices pass and are recorded, dirty ones
-fail the gate with readable reasons, and a Unix-socket URL reaches the same database."""
+fail the gate with readable reasons, and a Unix-socket URL reaches the same database. Every mart
+the publication copies has a blocking suite; volume, drift and reconciliation checks fire on
+doctored tables and pass without history."""
 
 from __future__ import annotations
 
@@ -11,9 +13,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg.types.json import Jsonb
 from sqlalchemy.engine import make_url
 
-from expectations.suites import SUITES
+from expectations.suites import MART_SUITES, PER_BUSINESS_DATE, SUITES, Suite, mart_models, published_marts
 from expectations.validate import (
     QualityGateFailed,
     ValidationOutcome,
@@ -208,3 +211,209 @@ def test_a_run_gets_a_quality_summary_and_data_docs_for_stewards(database, fresh
     stored = stored_summary(run_id)
     assert (stored["checks"], stored["failed_checks"], stored["rows_quarantined"]) == (summary.checks, 3, 2)
     assert stored["per_source"]["erp"]["rows_quarantined"] == 2 and stored["data_docs"] == summary.data_docs
+
+
+# --- the marts' suites and the volume, drift and reconciliation checks --------------------------
+
+BLOCKING_MART_SUITES = {suite.table: suite for suite in MART_SUITES if suite.blocking}
+WARNING_MART_SUITES = {suite.table: suite for suite in MART_SUITES if not suite.blocking}
+TODAY, YESTERDAY = date(2026, 10, 2), date(2026, 10, 1)
+
+
+def dbt_published_marts(home: Path) -> set[str]:
+    """The marts dbt itself (``dbt parse``) materialises as tables: what the publication copies."""
+    from dbt.cli.main import dbtRunner
+
+    from credit_dw.dbt import DBT_PROJECT_DIR
+
+    outcome = dbtRunner().invoke([
+        "parse", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+        "--target-path", str(home / "target"), "--log-path", str(home / "logs"), "--quiet",
+    ])
+    assert outcome.success, outcome.exception
+    return {node.name for node in outcome.result.nodes.values()
+            if node.resource_type == "model" and node.fqn[1] == "marts"
+            and node.config.materialized in {"table", "incremental"}}
+
+
+def test_every_published_mart_has_a_blocking_suite_with_its_documented_schema_and_grain(
+    tmp_path, monkeypatch, warehouse_url
+):
+    from credit_dw.dbt import profile_env
+
+    for name, value in profile_env(warehouse_url).items():
+        monkeypatch.setenv(name, value)
+    published = dbt_published_marts(tmp_path)
+
+    assert published and set(BLOCKING_MART_SUITES) == published
+    assert {model.name for model in published_marts()} == published
+    for table, suite in BLOCKING_MART_SUITES.items():
+        kinds = [class_name for class_name, _ in suite.expectations]
+        [column_set] = [arguments for class_name, arguments in suite.expectations
+                        if class_name == "ExpectTableColumnsToMatchSet"]
+        assert column_set["exact_match"] and column_set["column_set"], f"{table} has no documented columns"
+        assert {"ExpectColumnValuesToBeUnique", "ExpectCompoundColumnsToBeUnique"} & set(kinds), f"{table}: no key"
+        if suite.per_business_date:
+            assert "as_of_date" in column_set["column_set"], f"{table} is checked on the rows of its date"
+    assert {table for table, suite in BLOCKING_MART_SUITES.items() if suite.per_business_date} == PER_BUSINESS_DATE
+
+
+def test_the_documented_columns_are_the_built_ones():
+    exposure = mart_models()["fct_credit_exposure_daily"]
+    assert exposure.keys == (("as_of_date", "customer_id"),)
+    assert exposure.columns[:3] == ("as_of_date", "customer_id", "customer_name")
+    assert mart_models()["customer_credit_profile_history"].columns == mart_models()["customer_credit_profile"].columns
+
+
+def only(suite: Suite, description: str) -> Suite:
+    """The suite reduced to its expectation described so (the rest needs the whole mart)."""
+    [expectation] = [e for e in suite.expectations if description in e[1].get("description", "")]
+    return dataclasses.replace(suite, expectations=(expectation,))
+
+
+def description(suite: Suite) -> str:
+    return suite.expectations[0][1]["description"]
+
+
+def execute(database_url: str, *statements: str) -> None:
+    with psycopg.connect(database_url) as conn:
+        for statement in statements:
+            conn.execute(statement)
+
+
+def publish(database_url: str, **row_counts: int) -> None:
+    from credit_dw.pipeline import PUBLICATIONS_DDL
+
+    with psycopg.connect(database_url) as conn:
+        conn.execute(PUBLICATIONS_DDL)
+        conn.execute("insert into ops.publications (run_id, business_date, tables) values ('test', %s, %s)",
+                     (YESTERDAY, Jsonb(row_counts)))
+
+
+def test_a_mart_far_below_its_recent_publications_warns_and_no_history_passes(fresh_database_url):
+    volume = only(WARNING_MART_SUITES["fct_invoices"], "median of the last")
+    execute(fresh_database_url, "create schema marts",
+            "create table marts.fct_invoices as select 'INV-' || n as invoice_id from generate_series(1, 30) n")
+
+    assert validate_table(fresh_database_url, volume, run_id="t").success, "no publication yet"
+    for _ in range(3):
+        publish(fresh_database_url, fct_invoices=100, dim_customers=5)
+    dropped = validate_table(fresh_database_url, volume, run_id="t")
+    execute(fresh_database_url, "insert into marts.fct_invoices select 'INV-X' || n from generate_series(1, 40) n")
+    recovered = validate_table(fresh_database_url, volume, run_id="t")
+
+    assert not dropped.success and not dropped.blocking
+    assert dropped.failures == [f"unexpected_rows_expectation [{description(volume)}]: 1 row failed"]
+    assert recovered.success, "70 rows: above half the median of 100"
+
+
+def test_a_dated_mart_far_below_its_other_dates_warns(fresh_database_url):
+    volume = only(WARNING_MART_SUITES["fct_credit_exposure_daily"], "other dates")
+    execute(fresh_database_url, "create schema marts",
+            """create table marts.fct_credit_exposure_daily as
+               select day::date as as_of_date, 'C-' || n as customer_id
+               from generate_series(date '2026-09-25', date '2026-10-01', interval '1 day') day,
+                    generate_series(1, 40) n""",
+            f"insert into marts.fct_credit_exposure_daily select date '{TODAY}', 'C-' || n "
+            "from generate_series(1, 8) n")
+    today = f"as_of_date = date '{TODAY}'"
+
+    assert not validate_table(fresh_database_url, volume, run_id="t", row_filter=today).success
+    assert validate_table(fresh_database_url, volume, run_id="t", row_filter=f"as_of_date = date '{YESTERDAY}'").success
+    execute(fresh_database_url, f"delete from marts.fct_credit_exposure_daily where as_of_date < date '{TODAY}'")
+    assert validate_table(fresh_database_url, volume, run_id="t", row_filter=today).success, "no other date yet"
+
+
+def register_load(database_url: str, batch_id: int, rows_loaded: int, feed: str = "erp_invoices") -> None:
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            """insert into raw.load_manifest (batch_id, run_id, source, feed, business_date, path, extract, delivery,
+                   size_bytes, sha256, status, rows_read, rows_loaded, rows_quarantined)
+               values (%s, 'test', 'erp', %s, %s, %s, %s, 1, 10, %s, 'loaded', %s, %s, 0)""",
+            (batch_id, feed, date(2026, 9, batch_id), f"invoices_{batch_id}.csv", f"invoices_{batch_id}",
+             f"sha-{batch_id}", rows_loaded, rows_loaded))
+
+
+def test_a_raw_file_far_below_the_feeds_recent_files_warns_and_no_history_passes(database):
+    volume = only(INVOICE_WARNINGS, "last 10 files")
+    register_load(database, 10, 12)
+    insert_invoices(database, [(f"INV-{n}", "C-1", date(2026, 9, 10), date(2026, 10, 10), "CNY", Decimal(1), 10)
+                               for n in range(12)])
+    assert validate_table(database, volume, run_id="t", batch_ids=[10]).success, "the feed's first file"
+
+    for batch_id in range(1, 6):
+        register_load(database, batch_id, 100)
+    register_load(database, 6, 90, feed="erp_credit_notes")  # another feed's history does not count
+    low = validate_table(database, volume, run_id="t", batch_ids=[10])
+
+    assert not low.success and not low.blocking and low.failed == 1
+    register_load(database, 11, 60)
+    insert_invoices(database, [(f"INV-B{n}", "C-1", date(2026, 9, 11), date(2026, 10, 11), "CNY", Decimal(1), 11)
+                               for n in range(60)])
+    assert validate_table(database, volume, run_id="t", batch_ids=[11]).success
+
+
+def test_drift_from_yesterdays_published_mart_warns(fresh_database_url):
+    drift = only(WARNING_MART_SUITES["fct_invoices"], "mean invoice amount")
+    build = dataclasses.replace(drift, schema="marts_build")  # as the nightly validates it
+    invoices = "select 'INV-' || n as invoice_id, {} * (100 + n) as invoice_amount from generate_series(1, 50) n"
+    execute(fresh_database_url, "create schema marts_build",
+            f"create table marts_build.fct_invoices as {invoices.format(100)}")  # a yuan/fen mix-up
+
+    assert validate_table(fresh_database_url, build, run_id="t").success, "nothing published yet"
+    execute(fresh_database_url, "create schema marts", f"create table marts.fct_invoices as {invoices.format(1)}")
+    drifted = validate_table(fresh_database_url, build, run_id="t")
+    execute(fresh_database_url, "update marts_build.fct_invoices set invoice_amount = invoice_amount / 80")
+
+    assert not drifted.success and not drifted.blocking
+    assert drifted.failures == [f"unexpected_rows_expectation [{description(drift)}]: 1 row failed"]
+    assert validate_table(fresh_database_url, build, run_id="t").success, "a factor 1.25 is no drift"
+
+
+def test_a_reconciliation_break_between_marts_blocks_the_publication(fresh_database_url):
+    """Exposure's open receivables and invoice counts reconcile to the open-items snapshot of the date."""
+    reconciliation = only(BLOCKING_MART_SUITES["fct_credit_exposure_daily"], "reconcile to the open-items")
+    build = dataclasses.replace(reconciliation, schema="marts_build")
+    execute(
+        fresh_database_url, "create schema marts_build",
+        """create table marts_build.fct_ar_open_items_snapshots (as_of_date date, invoice_id text, customer_id text,
+               currency text, open_amount numeric(18, 2))""",
+        f"""insert into marts_build.fct_ar_open_items_snapshots values
+               ('{TODAY}', 'INV-1', 'C-1', 'CNY', 100.00), ('{TODAY}', 'INV-2', 'C-1', 'CNY', 50.00),
+               ('{TODAY}', 'INV-3', 'C-2', 'USD', 20.00)""",
+        """create table marts_build.fct_credit_exposure_daily (as_of_date date, customer_id text, currency text,
+               open_invoice_count integer, open_receivables numeric(18, 2))""",
+        # C-2's invoice is in dollars, its limit in yuan: the amount is converted, only the count compares
+        f"""insert into marts_build.fct_credit_exposure_daily values
+               ('{TODAY}', 'C-1', 'CNY', 2, 150.00), ('{TODAY}', 'C-2', 'CNY', 1, 142.00),
+               ('{TODAY}', 'C-3', 'CNY', 0, 0), ('{YESTERDAY}', 'C-1', 'CNY', 5, 999.00)""",
+    )
+    today = f"as_of_date = date '{TODAY}'"
+    assert build.blocking and build.per_business_date
+    reconciled = validate_table(fresh_database_url, build, run_id="t", row_filter=today)
+    assert reconciled.success, reconciled.failures
+
+    execute(fresh_database_url, "update marts_build.fct_ar_open_items_snapshots set open_amount = 40 "
+                                "where invoice_id = 'INV-2'")
+    broken = validate_table(fresh_database_url, build, run_id="t", row_filter=today)
+
+    assert not broken.success
+    with pytest.raises(QualityGateFailed, match="reconcile to the open-items snapshot"):
+        assert_passed([reconciled, broken])
+
+
+def test_the_customer_master_reconciles_to_its_cross_reference(fresh_database_url):
+    reconciliation = only(BLOCKING_MART_SUITES["dim_customers"], "reconcile to customer_source_xref")
+    execute(
+        fresh_database_url, "create schema marts",
+        "create table marts.customer_source_xref (source_system text, source_record_id text, customer_id text)",
+        """insert into marts.customer_source_xref values ('erp', 'KH1', 'CU1'), ('crm', 'A1', 'CU1'),
+               ('bank', 'ACC:1', 'CU1'), ('erp', 'KH2', 'CU2'), ('bank', 'ACC:2', null)""",
+        """create table marts.dim_customers as select * from (values ('CU1', 1, 1, 0, 1), ('CU2', 1, 0, 0, 0))
+               as customers (customer_id, erp_record_count, crm_record_count, bureau_record_count, bank_entry_count)""",
+    )
+    assert validate_table(fresh_database_url, reconciliation, run_id="t").success
+
+    execute(fresh_database_url, "insert into marts.dim_customers values ('CU3', 1, 0, 0, 0)")
+    orphan = validate_table(fresh_database_url, reconciliation, run_id="t")
+    assert not orphan.success and orphan.blocking
