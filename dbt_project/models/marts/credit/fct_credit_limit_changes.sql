@@ -39,6 +39,7 @@ sequenced as (
 final as (
 
     select
+        {{ as_of_date() }} as as_of_date,
         customer_id || ':' || valid_from::text as credit_limit_change_id,
         customer_id,
         valid_from,

@@ -40,6 +40,7 @@ load_batches as (
 final as (
 
     select
+        {{ as_of_date() }} as as_of_date,
         payments.payment_line_id as payment_application_id,
         payments.payment_id,
         payments.invoice_id,

@@ -32,6 +32,7 @@ queue as (
 final as (
 
     select
+        {{ as_of_date() }} as as_of_date,
         review_id,
         kind as review_kind,
         review_reason,

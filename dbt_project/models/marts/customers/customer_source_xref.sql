@@ -19,6 +19,7 @@ xref as (
 final as (
 
     select
+        {{ as_of_date() }} as as_of_date,
         source_system,
         source_record_id,
         customer_id,

@@ -159,6 +159,7 @@ parent_customers as (
 final as (
 
     select
+        {{ as_of_date() }} as as_of_date,
         golden.customer_id,
         golden.customer_name,
         golden.uscc,

@@ -87,6 +87,7 @@ grid as (
 final as (
 
     select
+        {{ as_of_date() }} as as_of_date,
         grid.cohort_month,
         grid.months_since_invoice,
         'CNY' as currency,
