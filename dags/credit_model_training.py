@@ -1,10 +1,11 @@
 """
 ### credit_model_training
 
-Monthly retraining of the PD models, triggered by data: every publication of the marts (the
-nightly's `credit_dw.marts` asset) and, as a fallback, on the 2nd of each month at 05:00 (business
-time zone). A run trains only when the published credit profile history holds a month-end that no
-registered model has seen, so in practice once a month, on the night the month-end is published.
+Monthly retraining of the PD models, triggered by data: every publication of the history it trains
+on (the nightly's `credit_dw.marts.customer_credit_profile_history` asset) and, as a fallback, on
+the 2nd of each month at 05:00 (business time zone). A run trains only when the published credit
+profile history holds a month-end that no registered model has seen, so in practice once a month,
+on the night the month-end is published.
 
 The new scorecard is scored in shadow beside the active model until someone promotes it
 (`credit-dw model promote`); a warehouse without an active model gets the new scorecard activated.
@@ -27,7 +28,8 @@ BUSINESS_TIME_ZONE = get_settings().timezone  # CREDIT_DW_TIMEZONE, as the night
 @dag(
     dag_id="credit_model_training",
     schedule=AssetOrTimeSchedule(
-        timetable=CronTriggerTimetable("0 5 2 * *", timezone=BUSINESS_TIME_ZONE), assets=PUBLISHED_MARTS
+        timetable=CronTriggerTimetable("0 5 2 * *", timezone=BUSINESS_TIME_ZONE),
+        assets=PUBLISHED_MARTS["customer_credit_profile_history"],
     ),
     start_date=pendulum.datetime(2026, 1, 1, tz=BUSINESS_TIME_ZONE),
     catchup=False,

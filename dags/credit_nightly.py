@@ -115,7 +115,7 @@ def credit_nightly():
 
             return run_stage(transform_stage, business_date, run_id, stage="marts", exclude="staging")
 
-        @task(outlets=[PUBLISHED_MARTS])
+        @task(outlets=list(PUBLISHED_MARTS.values()))
         def publish(business_date: str, run_id=None) -> dict:
             from credit_dw.orchestrator import run_stage
             from credit_dw.pipeline import publish_stage

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from expectations.suites import published_marts
+
 DAGS_FOLDER = Path(__file__).resolve().parents[1] / "dags"
 
 
@@ -44,7 +46,9 @@ def test_tasks_retry_with_backoff_and_publish_assets(dag_bag):
     assert ingest.retries >= 1 and ingest.retry_exponential_backoff
     assert {asset.name for asset in ingest.outlets} == {"credit_dw.raw.bank", "credit_dw.raw.bureau",
                                                          "credit_dw.raw.crm", "credit_dw.raw.erp"}
-    assert [asset.name for asset in dag.get_task("transform.publish").outlets] == ["credit_dw.marts"]
+    published = {asset.name for asset in dag.get_task("transform.publish").outlets}
+    assert published == {f"credit_dw.marts.{model.name}" for model in published_marts()}
+    assert {"credit_dw.marts.fct_credit_exposure_daily", "credit_dw.marts.dim_customers"} <= published
 
 
 def test_a_task_that_fails_for_good_notifies(dag_bag):

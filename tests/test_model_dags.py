@@ -46,7 +46,7 @@ def test_model_dags_run_on_the_nightlys_assets_or_the_clock(dag_bag):
         assert str(timetable.timetable.timezone) == "Asia/Shanghai"
     assert training.timetable.expression == "0 5 2 * *"  # monthly
     assert monitoring.timetable.expression == "0 6 * * 1"  # weekly
-    assert _asset_names(training.asset_condition) == {"credit_dw.marts"}
+    assert _asset_names(training.asset_condition) == {"credit_dw.marts.customer_credit_profile_history"}
     assert _asset_names(monitoring.asset_condition) == {"credit_dw.scoring.credit_warnings",
                                                         "credit_dw.scoring.model_registry"}
 
