@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from airflow.sdk import Asset
 
-from expectations.suites import published_marts
+from credit_dw.marts import published_marts
 from ingestion.feeds import FEEDS
 
 RAW_SOURCES = {source: Asset(f"credit_dw.raw.{source}") for source in sorted({feed.source for feed in FEEDS})}

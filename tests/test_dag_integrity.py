@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from expectations.suites import published_marts
+from credit_dw.marts import published_marts
 
 DAGS_FOLDER = Path(__file__).resolve().parents[1] / "dags"
 

@@ -16,7 +16,8 @@ import pytest
 from psycopg.types.json import Jsonb
 from sqlalchemy.engine import make_url
 
-from expectations.suites import MART_SUITES, PER_BUSINESS_DATE, SUITES, Suite, mart_models, published_marts
+from credit_dw.marts import mart_models, published_marts
+from expectations.suites import MART_SUITES, PER_BUSINESS_DATE, SUITES, Suite
 from expectations.validate import (
     QualityGateFailed,
     ValidationOutcome,
