@@ -1,21 +1,24 @@
 """Ingestion throughput against a bare COPY of the same rows and against pandas ``to_sql``.
 
-    python -m benchmarks.ingest --json [--scale medium] [--limit-files N]
+    python -m benchmarks.ingest --json [--scale medium] [--limit-files N] [--workers N]
 
-Loads the sandbox's invoice feed (GB18030, Chinese headers) four ways into tables of the same
-definition (indexes included) in a scratch database on the warehouse server, in one run:
-- ingest: ``ingestion.load.load_file`` per file, one transaction per file as the pipeline runs it
-  (decode, map headers, validate, COPY, quarantine). A CSV file that ``ingestion.arrow_csv.can_load``
-  accepts takes the vectorised path;
+Loads the sandbox's invoice feed (GB18030, Chinese headers) into tables of the same definition
+(indexes included) in a scratch database on the warehouse server, in one run:
+- ingest: ``ingestion.load.ingest()`` as the pipeline runs it, on a landing folder holding the
+  invoice files (links to the sandbox's): discovery, digests, the load manifest, a transaction per
+  file, re-deliveries superseding earlier deliveries, and ``--workers`` files at once (default: the
+  ``ingest_workers`` setting). A CSV file that ``ingestion.arrow_csv.can_load`` accepts takes the
+  vectorised path;
+- ingest_serial: the same with one worker, every file in turn;
 - copy: the floor, the fastest honest bare COPY of the same rows: the rows ingest loaded, already
   validated and rendered as CSV text beforehand, sent in one ``COPY … FROM STDIN (FORMAT csv)`` that
   the server parses: no Python work per row, no per-file transaction, only the server's parse,
   insert and index maintenance;
 - to_sql: the same rows as a DataFrame through ``pandas.DataFrame.to_sql`` (a 100,000-row sample);
-- reference_ingest: ingest again with every file on the reference row path (read, validate and
-  ``write_row`` per row), to show what the fast path gains.
+- reference_ingest: ingest_serial again with every file on the reference row path (read, validate
+  and ``write_row`` per row), to show what the fast path gains.
 Prints {"rows", "copy_rows_per_s", "ingest_rows_per_s", "to_sql_rows_per_s", ...}.
-``ingest_peak_rss_mb`` is the process's peak RSS right after the ingest phase: the sandbox is
+``ingest_peak_rss_mb`` is the process's peak RSS right after the ingest phases: the sandbox is
 generated in a child process and the baselines' data is prepared only afterwards.
 
     python -m benchmarks.ingest --json --scale medium --one-file 12
@@ -23,7 +26,8 @@ generated in a child process and the baselines' data is prepared only afterwards
 measures instead one large file: the scale's invoice files concatenated (12 times over: about
 1.1 GB for medium), ingested with ``load_file`` and compared with a bare COPY of the rows it
 loaded (exported from the table as CSV and streamed back in). Nothing of it is held in memory, so
-``ingest_peak_rss_mb`` shows what streaming a file of that size costs.
+``ingest_peak_rss_mb`` shows what streaming a file of that size costs. Its ingest is ``load_file``
+on the one file in one transaction: with a single file there is nothing for workers to share.
 """
 
 from __future__ import annotations
@@ -33,7 +37,9 @@ import csv
 import io
 import json
 import multiprocessing
+import os
 import resource
+import shutil
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -44,7 +50,7 @@ from psycopg import sql
 from benchmarks.scratch import drop_database, scratch_database
 from credit_dw import warehouse
 from credit_dw.settings import get_settings
-from ingestion import arrow_csv
+from ingestion import arrow_csv, load
 from ingestion.feeds import LINEAGE_COLUMNS, feed_named
 from ingestion.load import ensure_raw_schema, load_file
 from ingestion.readers import FileReport, detect_encoding, read
@@ -74,7 +80,7 @@ def _generate(root: Path, scale: str) -> None:
     generate(root, start=START, end=END, seed=42, scale=scale)
 
 
-def ingest(conn: psycopg.Connection, files: list[Path], batch_id: int) -> tuple[int, int, float]:
+def load_files(conn: psycopg.Connection, files: list[Path], batch_id: int) -> tuple[int, int, float]:
     """(rows loaded, files on the fast path, seconds): ``load_file`` per file, each in a transaction
     of its own, as the pipeline loads them. Which files take the fast path is counted beforehand,
     untimed: asking ``can_load`` inside the loop would scan every file twice."""
@@ -87,18 +93,40 @@ def ingest(conn: psycopg.Connection, files: list[Path], batch_id: int) -> tuple[
     return rows, fast_files, time.perf_counter() - started
 
 
-def reference_ingest(conn: psycopg.Connection, files: list[Path], batch_id: int) -> float:
-    """Seconds to ingest the files with every one of them on the reference row path."""
+def invoice_landing(files: list[Path], name: str = "invoice-landing") -> Path:
+    """A landing folder (<source>/<business date>/<file>) holding just these invoice files, as
+    links to the sandbox's; made anew each time."""
+    sandbox = files[0].parents[2]  # <scale>/landing/erp/<date>/<file>
+    landing = sandbox.parent / name
+    if landing.exists():
+        shutil.rmtree(landing)
+    for path in files:
+        link = landing / path.relative_to(sandbox)
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(path)
+    return landing
+
+
+def pipeline_ingest(
+    url: str, landing: Path, workers: int, fast_path: bool = True
+) -> tuple[load.IngestionSummary, float]:
+    """(summary, seconds) of ``ingestion.load.ingest()`` on the landing folder into an empty raw
+    schema, as the nightly run calls it; ``fast_path=False`` keeps every file on the reference row
+    path."""
+    with psycopg.connect(url) as conn:
+        conn.execute("truncate raw.erp_invoices, raw.quarantine, raw.load_manifest restart identity")
     can_load = arrow_csv.can_load
-    arrow_csv.can_load = lambda _path: False  # what load_file asks before taking the fast path
+    if not fast_path:
+        arrow_csv.can_load = lambda _path: False  # what load_file asks before taking the fast path
     try:
         started = time.perf_counter()
-        for path in files:
-            load_file(conn, FEED, path, batch_id)
-            conn.commit()
-        return time.perf_counter() - started
+        summary = load.ingest(END, landing_dir=landing, database_url=url, run_id="benchmark", workers=workers)
+        seconds = time.perf_counter() - started
     finally:
         arrow_csv.can_load = can_load
+    if summary.failure() or {f.status for f in summary.files} - {"loaded", "superseded"}:
+        raise SystemExit(f"the benchmark's ingest did not load every file: {summary.as_dict()}")
+    return summary, seconds
 
 
 def as_csv(rows: list[list]) -> bytes:
@@ -111,8 +139,12 @@ def as_csv(rows: list[list]) -> bytes:
     return buffer.getvalue().encode()
 
 
-def run(scale: str, limit_files: int | None) -> dict:
+def run(scale: str, limit_files: int | None, workers: int) -> dict:
     files = sandbox_files(scale)[:limit_files]
+    # Other work on the machine slows each phase differently (a single COPY stream gets one core at
+    # most, several workers more): the load average goes with the figures.
+    load_before = os.getloadavg()[0]
+    landing = invoice_landing(files)
     url = scratch_database()
     try:
         with psycopg.connect(url) as conn:
@@ -120,27 +152,38 @@ def run(scale: str, limit_files: int | None) -> dict:
             for name in ("bench_copy", "bench_to_sql"):
                 conn.execute(f"create table raw.{name} (like raw.erp_invoices including all)")
             conn.commit()
+        fast_files = sum(arrow_csv.can_load(path) for path in files)  # untimed: ingest asks it again
+        # Untimed: the process's first ingest pays some 0.2 s of one-time costs (first calls into
+        # pyarrow and psycopg) that would otherwise count against whichever mode is timed first.
+        warm_up = invoice_landing(files[:2], "invoice-landing-warm-up")
+        pipeline_ingest(url, warm_up, workers=2)
+        shutil.rmtree(warm_up)
+        rss_before_ingest = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        serial, serial_seconds = pipeline_ingest(url, landing, workers=1)
+        summary, ingest_seconds = pipeline_ingest(url, landing, workers=workers)
+        ingest_peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        _, reference_seconds = pipeline_ingest(url, landing, workers=1, fast_path=False)
+        rows = sum(f.rows_loaded for f in summary.files)
+        if rows != sum(f.rows_loaded for f in serial.files):
+            raise SystemExit("serial and parallel ingest loaded different row counts")
+        loaded = [Path(f.path) for f in summary.files if f.status == "loaded"]
 
+        with psycopg.connect(url) as conn:
             batch_id = conn.execute(
                 """insert into raw.load_manifest (source, feed, business_date, path, extract, delivery,
                    size_bytes, sha256, status) values ('erp', 'erp_invoices', current_date, 'benchmark',
                    'benchmark', 1, 0, '', 'loading') returning batch_id"""
             ).fetchone()[0]
             conn.commit()
-            rss_before_ingest = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            rows, fast_files, ingest_seconds = ingest(conn, files, batch_id)
-            ingest_peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            conn.execute("truncate raw.erp_invoices, raw.quarantine")
-            conn.commit()
-            reference_seconds = reference_ingest(conn, files, batch_id)
-
             loaded_at = datetime.now(UTC)
             prepared = []
-            for path in files:
+            for path in loaded:
                 for line, _, fields in read(path, FEED, FileReport()):
                     values, rejection = validate(FEED, fields)
                     if rejection is None:
                         prepared.append([*values, batch_id, str(path), line, loaded_at])
+            if len(prepared) != rows:
+                raise SystemExit(f"the bare COPY's rows ({len(prepared)}) are not the {rows} ingest loaded")
             columns = [c.name for c in FEED.columns] + list(LINEAGE_COLUMNS)
             text = as_csv(prepared)
             started = time.perf_counter()
@@ -166,24 +209,31 @@ def run(scale: str, limit_files: int | None) -> dict:
         engine.dispose()
     finally:
         drop_database(url)
-    ingest_rate, copy_rate = rows / ingest_seconds, len(prepared) / copy_seconds
-    to_sql_rate, reference_rate = len(sample) / to_sql_seconds, rows / reference_seconds
+        shutil.rmtree(landing)
+    ingest_rate, serial_rate = rows / ingest_seconds, rows / serial_seconds
+    copy_rate, to_sql_rate = len(prepared) / copy_seconds, len(sample) / to_sql_seconds
+    reference_rate = rows / reference_seconds
     return {
         "scale": scale,
         "files": len(files),
+        "files_loaded": len(loaded),
         "fast_path_files": fast_files,
+        "workers": workers,
         "rows": rows,
         "csv_mb": round(sum(path.stat().st_size for path in files) / 2**20, 1),
         "copy_rows_per_s": round(copy_rate),
         "ingest_rows_per_s": round(ingest_rate),
+        "ingest_serial_rows_per_s": round(serial_rate),
         "to_sql_rows_per_s": round(to_sql_rate),
         "reference_ingest_rows_per_s": round(reference_rate),
         "ingest_vs_copy": round(ingest_rate / copy_rate, 3),
+        "ingest_serial_vs_copy": round(serial_rate / copy_rate, 3),
         "ingest_vs_to_sql": round(ingest_rate / to_sql_rate, 1),
         "ingest_vs_reference_ingest": round(ingest_rate / reference_rate, 1),
         "rss_before_ingest_mb": round(rss_before_ingest / 1024),
         "ingest_peak_rss_mb": round(ingest_peak_rss / 1024),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "load_average_1min": [round(load_before, 1), round(os.getloadavg()[0], 1)],
     }
 
 
@@ -220,7 +270,7 @@ def run_one_file(scale: str, copies: int) -> dict:
             ).fetchone()[0]
             conn.commit()
             rss_before_ingest = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            rows, fast_files, ingest_seconds = ingest(conn, [path], batch_id)
+            rows, fast_files, ingest_seconds = load_files(conn, [path], batch_id)
             ingest_peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
             columns = sql.SQL(", ").join(map(sql.Identifier, [c.name for c in FEED.columns] + list(LINEAGE_COLUMNS)))
@@ -259,10 +309,15 @@ def main() -> None:
     parser.add_argument("--scale", default="medium", choices=["tiny", "small", "medium", "large"])
     parser.add_argument("--limit-files", type=int, default=None, help="only the first N daily files")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="files ingest loads at once (default: the ingest_workers setting)")
     parser.add_argument("--one-file", type=int, metavar="COPIES", default=None,
                         help="measure one large file: the invoice files concatenated COPIES times")
     args = parser.parse_args()
-    result = run_one_file(args.scale, args.one_file) if args.one_file else run(args.scale, args.limit_files)
+    if args.one_file:
+        result = run_one_file(args.scale, args.one_file)
+    else:
+        result = run(args.scale, args.limit_files, args.workers or get_settings().ingest_workers)
     print(json.dumps(result) if args.json else "\n".join(f"{k:>20}: {v}" for k, v in result.items()))
 
 

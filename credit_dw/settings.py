@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     # first after this many seconds, doubling each time. Data errors are never retried.
     task_retries: int = 3
     retry_delay_seconds: int = 30
+    # Landing files an ingest run loads at once, each on a connection of its own, so that the
+    # client's parsing of one file overlaps the server's COPY of another. Deliveries of one extract
+    # and identical files still load one after another; 1 loads every file in turn.
+    ingest_workers: int = Field(default_factory=lambda: min(4, os.cpu_count() or 1), ge=1)
     # Operational notifications (a failed nightly task, new critical alerts), by e-mail through
     # Airflow's SMTP provider and to one webhook. No recipients: no e-mail; no URL: no webhook.
     # With no SMTP host the Airflow connection `credit_dw_smtp` is used as Airflow has it.

@@ -13,15 +13,21 @@ Guarantees:
   ingest`` beside the nightly one) waits on a PostgreSQL advisory lock until the first ends, then
   finds the files it handled in the manifest and loads nothing twice. Waiting rather than refusing,
   so that neither run fails for the other; the lock goes with the first run's connection, so a
-  killed run never leaves it held.
+  killed run never leaves it held;
+- within a run, several files load at once (``ingest_workers``), each on a connection and in a
+  transaction of its own; files whose outcomes depend on one another (deliveries of one extract,
+  identical files) load one after another, so the outcome is the one of loading every file in turn.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import queue
+import threading
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -203,33 +209,171 @@ def ingest(
     database_url: str | None = None,
     run_id: str | None = None,
     sources: Iterable[str] | None = None,
+    workers: int | None = None,
 ) -> IngestionSummary:
-    """Load every pending landing file with a business date up to ``business_date``."""
+    """Load every pending landing file with a business date up to ``business_date``.
+
+    Up to ``workers`` files (default: the ``ingest_workers`` setting) load at once, each on a
+    connection of its own and still in a transaction of its own, so that the client's parsing of
+    one file overlaps the server's COPY of another. Files whose outcome depends on one another
+    (``_serial_groups``) load one after another in discover order, so the manifest and the raw
+    tables end as a run loading every file in turn leaves them. An internal error in one file
+    fails the run once the files under way have finished; no further file is started."""
     landing_dir = landing_dir or get_settings().resolved_landing_dir
+    workers = workers or get_settings().ingest_workers
     summary = IngestionSummary(business_date)
     wanted = set(sources) if sources else None
     files = [f for f in discover(landing_dir, business_date) if not wanted or f.source in wanted]
     latest_delivery: dict[str, int] = {}
     for landing_file in files:
         latest_delivery[landing_file.extract] = max(latest_delivery.get(landing_file.extract, 0), landing_file.delivery)
+    jobs = [_FileJob(landing_file, latest_delivery[landing_file.extract] > landing_file.delivery)
+            for landing_file in files]
+    # Resolved once: without a configured URL this starts the embedded server, not a job for each worker.
+    database_url = database_url or warehouse.database_url()
     with warehouse.connect(database_url) as conn:
         _wait_for_other_runs(conn)
         ensure_raw_schema(conn)
         _close_interrupted_loads(conn)
         conn.commit()
-        for landing_file in files:
-            started = time.perf_counter()
-            superseded_by = latest_delivery[landing_file.extract] > landing_file.delivery
-            result = _ingest_file(conn, run_id, landing_file, superseded_by)
-            result.seconds = round(time.perf_counter() - started, 3)
-            summary.files.append(result)
-            if result.status != "skipped":
-                log.info(
-                    "%s %s: %s, read %d, loaded %d, quarantined %d%s",
-                    landing_file.business_date, landing_file.path.name, result.status, result.rows_read,
-                    result.rows_loaded, result.rows_quarantined, f" ({result.error})" if result.error else "",
-                )
+        groups = _serial_groups(conn, jobs, workers)
+        _reserve_batch_ids(conn, jobs)
+        if workers == 1 or len(groups) <= 1:
+            for job in jobs:
+                _load_job(conn, run_id, job)
+        else:
+            _load_side_by_side(database_url, run_id, groups, workers)
+    summary.files = [job.result for job in jobs]
     return summary
+
+
+@dataclass
+class _FileJob:
+    landing_file: LandingFile
+    superseded: bool
+    sha256: str | None = None
+    batch_id: int | None = None
+    result: FileResult | None = None
+
+
+def _reserve_batch_ids(conn: psycopg.Connection, jobs: list[_FileJob]) -> None:
+    """Give the files their batch ids now, ascending in discover order, whatever order the workers
+    then load them in: staging keeps a key's row from its latest delivery by batch id, and the
+    knowledge clock keys on a key's first batch, so batch ids must follow business dates and
+    deliveries as a run loading every file in turn assigns them. (A file found already handled
+    leaves its id unused: a gap, not a problem.)"""
+    if not jobs:
+        return
+    reserved = [batch_id for (batch_id,) in conn.execute(
+        f"select nextval(pg_get_serial_sequence('{RAW_SCHEMA}.load_manifest', 'batch_id')) "
+        "from generate_series(1, %s) order by 1", (len(jobs),))]
+    conn.commit()
+    for job, batch_id in zip(jobs, reserved, strict=True):
+        job.batch_id = batch_id
+
+
+def _serial_groups(conn: psycopg.Connection, jobs: list[_FileJob], workers: int) -> list[list[_FileJob]]:
+    """The files, in groups that must load one after another (each in discover order); the groups
+    are independent of one another, in the order of their first file.
+
+    A file's outcome reads the manifest entries of its extract (a re-delivery supersedes them) and
+    those with its digest (a copy of a loaded file is a duplicate); only files of the same extract
+    write to those. So a file goes with the files of its extract, the files with its digest and the
+    files of every extract the manifest already holds its digest under (a copy of a file an earlier
+    run loaded, whose extract is re-delivered now). Digests are computed here, before any file
+    loads, on several threads when there are workers (hashlib lets go of the GIL)."""
+    if workers > 1 and len(jobs) > 1:
+        with ThreadPoolExecutor(workers, thread_name_prefix="ingest-digest") as pool:
+            digests = list(pool.map(file_digest, (job.landing_file.path for job in jobs)))
+    else:
+        digests = [file_digest(job.landing_file.path) for job in jobs]
+    for job, digest in zip(jobs, digests, strict=True):
+        job.sha256 = digest
+    recorded_under: dict[str, set[str]] = {}
+    for sha256, extract in conn.execute(
+        f"select distinct sha256, extract from {RAW_SCHEMA}.load_manifest where sha256 = any(%s)",
+        (sorted(set(digests)),),
+    ):
+        recorded_under.setdefault(sha256, set()).add(extract)
+    conn.commit()
+
+    parent = list(range(len(jobs)))  # union-find over the files' positions
+
+    def root(index: int) -> int:
+        while parent[index] != index:
+            parent[index] = parent[parent[index]]
+            index = parent[index]
+        return index
+
+    first_with: dict[tuple[str, str], int] = {}
+    for index, job in enumerate(jobs):
+        keys = [("extract", job.landing_file.extract), ("sha256", job.sha256)]
+        keys += [("extract", extract) for extract in recorded_under.get(job.sha256, ())]
+        for key in keys:
+            a, b = root(index), root(first_with.setdefault(key, index))
+            parent[max(a, b)] = min(a, b)
+    groups: dict[int, list[_FileJob]] = {}
+    for index, job in enumerate(jobs):
+        groups.setdefault(root(index), []).append(job)
+    return [groups[key] for key in sorted(groups)]
+
+
+def _load_side_by_side(database_url: str, run_id, groups: list[list[_FileJob]], workers: int) -> None:
+    """Load the groups on ``workers`` threads, each with a connection of its own taking the next
+    group when done. pyarrow's parsing and libpq's sending let go of the GIL, so one thread's
+    client work runs beside another's wait on the server. After an error no thread starts another
+    file; the first error is raised once the files under way are done."""
+    pending: queue.SimpleQueue[list[_FileJob]] = queue.SimpleQueue()
+    for group in groups:
+        pending.put(group)
+    # Made once here: threads making it at once could race to create the local key file.
+    protector()
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            with warehouse.connect(database_url) as conn:
+                while not stop.is_set():
+                    try:
+                        group = pending.get_nowait()
+                    except queue.Empty:
+                        return
+                    for job in group:
+                        if stop.is_set():
+                            return
+                        _load_job(conn, run_id, job)
+        except BaseException as error:
+            errors.append(error)
+            stop.set()
+
+    threads = [threading.Thread(target=work, name=f"ingest-{number}") for number in range(min(workers, len(groups)))]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            thread.join()
+    except BaseException:  # the run itself is stopped (Ctrl-C, the task's timeout): end the files under way only
+        stop.set()
+        for thread in threads:
+            thread.join()
+        raise
+    if errors:
+        raise errors[0]
+
+
+def _load_job(conn: psycopg.Connection, run_id, job: _FileJob) -> None:
+    landing_file = job.landing_file
+    started = time.perf_counter()
+    result = _ingest_file(conn, run_id, landing_file, job.sha256, job.batch_id, job.superseded)
+    result.seconds = round(time.perf_counter() - started, 3)
+    job.result = result
+    if result.status != "skipped":
+        log.info(
+            "%s %s: %s, read %d, loaded %d, quarantined %d%s",
+            landing_file.business_date, landing_file.path.name, result.status, result.rows_read,
+            result.rows_loaded, result.rows_quarantined, f" ({result.error})" if result.error else "",
+        )
 
 
 def _wait_for_other_runs(conn: psycopg.Connection) -> None:
@@ -256,10 +400,11 @@ def _close_interrupted_loads(conn: psycopg.Connection) -> None:
                     len(interrupted), ", ".join(str(row[0]) for row in interrupted))
 
 
-def _ingest_file(conn: psycopg.Connection, run_id, landing_file: LandingFile, superseded: bool) -> FileResult:
+def _ingest_file(
+    conn: psycopg.Connection, run_id, landing_file: LandingFile, sha256: str, batch_id: int, superseded: bool
+) -> FileResult:
     path = landing_file.path
     result = FileResult(str(path), landing_file.source, None, landing_file.business_date, "skipped")
-    sha256 = file_digest(path)
     handled = conn.execute(
         f"""select path = %s as same_path, batch_id, status from {RAW_SCHEMA}.load_manifest
             where sha256 = %s and status in ('loaded', 'duplicate', 'superseded')
@@ -270,7 +415,7 @@ def _ingest_file(conn: psycopg.Connection, run_id, landing_file: LandingFile, su
         return result  # this very file was handled by an earlier run
     feed = identify_feed(path, landing_file.source)
     result.feed = feed.name if feed else None
-    batch_id = _register(conn, run_id, landing_file, feed, sha256)
+    _register(conn, run_id, landing_file, feed, sha256, batch_id)
     if handled and handled[2] == "loaded":
         return _close(conn, result, batch_id, "duplicate", f"identical to batch {handled[1]}")
     if superseded:
@@ -302,17 +447,17 @@ def _ingest_file(conn: psycopg.Connection, run_id, landing_file: LandingFile, su
     return result
 
 
-def _register(conn, run_id, landing_file: LandingFile, feed: Feed | None, sha256: str) -> int:
-    row = conn.execute(
+def _register(conn, run_id, landing_file: LandingFile, feed: Feed | None, sha256: str, batch_id: int) -> None:
+    conn.execute(
         f"""insert into {RAW_SCHEMA}.load_manifest
-            (run_id, source, feed, format, business_date, path, extract, delivery, size_bytes, sha256, status)
-            values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'loading') returning batch_id""",
-        (run_id, landing_file.source, feed.name if feed else None, feed.format if feed else None,
+            (batch_id, run_id, source, feed, format, business_date, path, extract, delivery, size_bytes, sha256,
+             status)
+            values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'loading')""",
+        (batch_id, run_id, landing_file.source, feed.name if feed else None, feed.format if feed else None,
          landing_file.business_date, str(landing_file.path), landing_file.extract, landing_file.delivery,
          landing_file.path.stat().st_size, sha256),
-    ).fetchone()
+    )
     conn.commit()
-    return row[0]
 
 
 def _close(conn, result: FileResult, batch_id: int, status: str, note: str) -> FileResult:

@@ -4,6 +4,7 @@ re-deliveries supersede, unreadable files leave nothing behind, personal data ne
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from datetime import date
@@ -11,9 +12,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
 
-from ingestion.load import ingest
+from ingestion.load import discover, ingest
 from ingestion.pii import protector
+from sandbox.generator import generate
 
 DAY = date(2026, 10, 5)
 PERSONAL = ["张伟", "13812345678", "zhang.wei@example.com", "110101199003074477", "王芳", "13987654321"]
@@ -179,3 +182,145 @@ def test_two_ingest_runs_at_once_load_each_file_once(landing, fresh_database_url
     assert scalar(fresh_database_url, "select count(*) from raw.load_manifest") == 2
     assert scalar(fresh_database_url, "select count(*) from raw.crm_contacts") == 2
     assert scalar(fresh_database_url, "select count(*) from raw.erp_customers") == 2
+
+
+# --- several files at once ------------------------------------------------------------------------
+
+PARALLEL_FIRST_DAY, PARALLEL_LAST_DAY = date(2026, 9, 25), date(2026, 9, 30)
+
+
+@pytest.fixture(scope="module")
+def parallel_landing(tmp_path_factory) -> Path:
+    """Four working days of the tiny sandbox (every source and format), plus what makes the order
+    of loading matter: a corrected re-delivery, a copy of a file under another name and a truncated
+    file."""
+    out = tmp_path_factory.mktemp("parallel_sandbox")
+    generate(out, start=PARALLEL_FIRST_DAY, end=PARALLEL_LAST_DAY, seed=11, scale="tiny")
+    landing = out / "landing"
+    day = landing / "erp" / "2026-09-28"
+    invoices = (day / "invoices_20260928.csv").read_bytes().splitlines(keepends=True)
+    corrected = b"".join(invoices[:-1]) + b"26BAD01,KH000001,,2026/02/31,,,CNY,1\r\n"  # a 31 February: quarantined
+    (day / "invoices_20260928__2.csv").write_bytes(corrected)
+    (landing / "erp" / "2026-09-29" / "invoices_copy_20260929.csv").write_bytes(
+        (landing / "erp" / "2026-09-25" / "invoices_20260925.csv").read_bytes())
+    camt053 = next((landing / "bank" / "2026-09-28").glob("camt053_*.xml"))
+    (camt053.parent / "camt053_cut_20260928.xml").write_bytes(camt053.read_bytes()[:2000])
+    return landing
+
+
+def warehouse_state(url: str) -> dict:
+    """Everything ingestion wrote, with each batch named by its file (path and digest) instead of
+    its id, without timestamps, and with personal data decrypted (its ciphertext differs by nonce)."""
+    with psycopg.connect(url) as conn:
+        batches = {batch_id: f"{path}#{sha256[:12]}" for batch_id, path, sha256 in
+                   conn.execute("select batch_id, path, sha256 from raw.load_manifest")}
+
+        def rows(table: str, batch_column: str, dropped: set[str]) -> list[tuple]:
+            cursor = conn.execute(sql.SQL("select * from {}").format(sql.Identifier("raw", table)))
+            names = [column.name for column in cursor.description]
+            kept = []
+            for row in cursor:
+                values = []
+                for name, value in zip(names, row, strict=True):
+                    if name in dropped:
+                        continue
+                    if name == batch_column:
+                        value = batches[value]
+                    elif name.endswith("_encrypted") and value is not None:
+                        value = protector().decrypt(bytes(value))
+                    elif name == "error" and value is not None:
+                        value = re.sub(r"batch (\d+)", lambda match: f"batch {batches[int(match[1])]}", value)
+                    values.append((name, value))
+                kept.append(tuple(values))
+            return sorted(kept, key=repr)
+
+        tables = [name for (name,) in conn.execute(
+            "select table_name from information_schema.tables where table_schema = 'raw' order by 1")]
+        state = {table: rows(table, "_batch_id", {"_loaded_at"})
+                 for table in tables if table not in ("load_manifest", "quarantine")}
+        state["quarantine"] = rows("quarantine", "batch_id", {"quarantined_at"})
+        state["load_manifest"] = rows("load_manifest", "batch_id", {"started_at", "finished_at"})
+    return state
+
+
+def batch_order(url: str) -> list[str]:
+    with psycopg.connect(url) as conn:
+        if conn.execute("select to_regclass('raw.load_manifest')").fetchone()[0] is None:
+            return []  # nothing ingested yet
+        return [path for (path,) in conn.execute("select path from raw.load_manifest order by batch_id")]
+
+
+def summary_without_timings(summary) -> list[dict]:
+    return [{**entry, "seconds": None} for entry in summary.as_dict()["files"]]
+
+
+def test_several_files_at_once_leave_what_one_at_a_time_leaves(parallel_landing, module_database, caplog, tmp_path):
+    serial_url, parallel_url = module_database("serial"), module_database("parallel")
+    caplog.set_level(logging.INFO, logger="ingestion.load")
+
+    def both(day: date) -> None:
+        outcomes = {}
+        for url, workers in ((serial_url, 1), (parallel_url, 4)):
+            caplog.clear()
+            registered_before = len(batch_order(url))
+            summary = ingest(day, landing_dir=parallel_landing, database_url=url, run_id="r", workers=workers)
+            logged = sorted(r.getMessage() for r in caplog.records if r.name == "ingestion.load")
+            outcomes[workers] = summary_without_timings(summary), logged
+            # Staging keeps a key's row from its latest delivery by batch id: however the workers
+            # interleave, ids must follow the order in which files are discovered (dates, deliveries).
+            registered = batch_order(url)[registered_before:]
+            assert registered == [str(f.path) for f in discover(parallel_landing, day) if str(f.path) in registered]
+        assert outcomes[4] == outcomes[1]
+        assert warehouse_state(parallel_url) == warehouse_state(serial_url)
+
+    both(PARALLEL_LAST_DAY)
+    state = warehouse_state(serial_url)
+    statuses = {dict(row)["status"] for row in state["load_manifest"]}
+    assert statuses == {"loaded", "superseded", "duplicate", "failed"}, "the folder must exercise every outcome"
+    assert state["quarantine"], "and the quarantine"
+
+    # A second run: a re-delivery of an extract an earlier run loaded, whose first delivery has
+    # been archived meanwhile, and a copy of that first delivery under another extract's name:
+    # whether the copy is a duplicate depends on which of the two loads first.
+    day = parallel_landing / "erp" / "2026-09-25"
+    earlier = (day / "payments_20260925.csv").read_bytes()
+    (day / "payments_20260925.csv").unlink()
+    (day / "payments_20260925__2.csv").write_bytes(earlier.splitlines(keepends=True)[0])
+    (parallel_landing / "erp" / "2026-09-30" / "payments_resent_20260930.csv").write_bytes(earlier)
+    both(PARALLEL_LAST_DAY)
+    manifest = {dict(row)["path"].split("/")[-1]: dict(row)["status"]
+                for row in warehouse_state(parallel_url)["load_manifest"]}
+    assert manifest["payments_20260925.csv"] == "superseded"
+    assert manifest["payments_resent_20260930.csv"] == "loaded"
+
+
+def test_an_internal_error_in_one_file_stops_the_run_once_the_files_under_way_are_done(
+    parallel_landing, fresh_database_url, monkeypatch
+):
+    """A bug (not a bad file) while loading one file fails the run: that file's entry says so, no
+    entry stays 'loading', no further file starts, and a run after the fix loads what is left."""
+    from ingestion import arrow_csv
+
+    faulty = parallel_landing / "erp" / "2026-09-29" / "invoices_20260929.csv"
+    real_load = arrow_csv.load_csv_arrow
+
+    def load_with_a_bug(conn, feed, path, batch_id):
+        if path == faulty:
+            raise RuntimeError("a bug in the loader")
+        return real_load(conn, feed, path, batch_id)
+
+    monkeypatch.setattr(arrow_csv, "load_csv_arrow", load_with_a_bug)
+    with pytest.raises(RuntimeError, match="a bug in the loader"):
+        ingest(PARALLEL_LAST_DAY, landing_dir=parallel_landing, database_url=fresh_database_url, workers=3)
+    with psycopg.connect(fresh_database_url) as conn:
+        entries = dict(conn.execute("select path, status from raw.load_manifest").fetchall())
+        error = conn.execute("select error from raw.load_manifest where path = %s", (str(faulty),)).fetchone()[0]
+    assert entries[str(faulty)] == "failed" and "internal error" in error
+    assert "loading" not in entries.values()
+    files = sum(1 for path in parallel_landing.rglob("*") if path.is_file())
+    assert len(entries) < files, "the run stopped: files were left for the next run"
+
+    monkeypatch.setattr(arrow_csv, "load_csv_arrow", real_load)
+    summary = ingest(PARALLEL_LAST_DAY, landing_dir=parallel_landing, database_url=fresh_database_url, workers=3)
+    assert {Path(f.path).name: f.status for f in summary.files}[faulty.name] == "loaded"
+    assert "loading" not in {f.status for f in summary.files}
