@@ -169,8 +169,13 @@ def ensure_raw_schema(conn: psycopg.Connection) -> None:
         for name, pg_type in columns:
             conn.execute(sql.SQL("alter table {} add column if not exists {} {}").format(
                 table, sql.Identifier(name), sql.SQL(pg_type.replace(" not null", ""))))
-        conn.execute(sql.SQL("create index if not exists {} on {} (_batch_id)").format(
-            sql.Identifier(f"{table_name}_batch"), table))
+        # Batches are looked up whole (a superseded delivery's rows, a run's rows for its checks) and
+        # arrive in ascending batch order: a BRIN index finds them nearly as well as a B-tree, at a
+        # fraction of its cost per COPYed row (no B-tree insert per row: about 14 % of a COPY's time
+        # into raw.erp_invoices). Warehouses from before it change over here.
+        conn.execute(sql.SQL("drop index if exists {}").format(sql.Identifier(RAW_SCHEMA, f"{table_name}_batch")))
+        conn.execute(sql.SQL("create index if not exists {} on {} using brin (_batch_id)").format(
+            sql.Identifier(f"{table_name}_batch_brin"), table))
 
 
 def discover(landing_dir: Path, up_to: date) -> list[LandingFile]:
