@@ -453,8 +453,9 @@ MART_WARNINGS: dict[str, tuple[Expectation, ...]] = {
             max_change=0.25, description="overdue share of open AR within 25 points of yesterday's"),
     ),
     "portfolio_roll_rates": (
-        # above one only when balances move into a bucket from outside the one before it (late-known items)
-        ("ExpectColumnValuesToBeBetween", {"column": "roll_rate", "min_value": 0, "max_value": 1}),
+        # A bucket's balance over the previous bucket's a month before: no upper bound, since the
+        # buckets from 91 days on hold several months' inflow (91-180 over 61-90 is 2-8 on the sandbox).
+        ("ExpectColumnValuesToBeBetween", {"column": "roll_rate", "min_value": 0}),
     ),
 }
 
