@@ -13,12 +13,12 @@ server, in one run:
 3. time a full refresh of the same business date.
 
 A build is what the pipeline's transform stage runs, minus entity resolution (its own benchmark):
-``dbt build --select staging`` then ``dbt build --exclude staging`` (models, snapshots, seeds, data
-and unit tests), through ``credit_dw.dbt.build``; each timed build starts without dbt's
-partial-parse state, as every night's first invocation does (its ``--vars`` changed). Prints
-{"nightly_seconds", "full_refresh_seconds", "ratio", "nodes": the slowest nodes of each build from
-dbt's run_results.json, ...}. On a shared machine compare the ratio, measured in one run, not the
-seconds.
+``dbt build --select staging`` then ``dbt build --exclude staging`` (models, snapshots, seeds and
+data tests; unit tests run in CI, not nightly), through ``credit_dw.dbt.build``; each timed build
+starts without dbt's partial-parse state, as every night's first invocation does (its ``--vars``
+changed). Prints {"nightly_seconds", "full_refresh_seconds", "ratio", "nodes": the slowest nodes
+of each build from dbt's run_results.json, ...}. On a shared machine compare the ratio, measured
+in one run, not the seconds.
 """
 
 from __future__ import annotations

@@ -113,9 +113,9 @@ def build(
     run_id: str | None = None,
     stage: str = "dbt",
 ) -> DbtBuildResult:
-    """``dbt build`` (models, tests, snapshots, seeds) for one business date; marts go to
-    ``marts_schema`` when given (the pipeline's private build schema), else to ``marts``. With a
-    ``run_id`` every node's outcome is stored in ``ops.dbt_node_runs``."""
+    """``dbt build`` (models, data tests, snapshots, seeds; not unit tests) for one business date;
+    marts go to ``marts_schema`` when given (the pipeline's private build schema), else to
+    ``marts``. With a ``run_id`` every node's outcome is stored in ``ops.dbt_node_runs``."""
     from dbt.cli.main import (
         dbtRunner,  # imported here: dbt is slow to import and DAG parsing must stay fast
     )
@@ -138,6 +138,9 @@ def build(
         "--vars", json.dumps(variables),
         "--no-use-colors",
         "--quiet",
+        # Unit tests check the models' SQL on fixed rows, not the night's data: CI runs them
+        # (tests/test_marts.py), the nightly does not pay for them.
+        "--exclude-resource-type", "unit_test",
     ]
     if select:
         args += ["--select", select]

@@ -6,6 +6,7 @@ made frequent here). Every night ingests what has arrived (the pipeline's ingest
 business date is recorded) and runs the incremental marts; the last night runs every credit and
 portfolio mart. A full refresh for the last date must then give exactly the same rows in every mart
 table. The open-items function must agree with the month-end snapshots and respect `known_on`.
+The project's unit tests, which the nightly build leaves out, run here against the built warehouse.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ MARTS = "+path:models/marts/credit +path:models/marts/portfolio"
 NIGHTLY = "int_ar_ledger_lines_unioned+,+customer_credit_profile_history"
 
 
-def run_dbt(home: Path, *args: str) -> None:
+def run_dbt(home: Path, *args: str) -> list:
     from dbt.cli.main import dbtRunner
 
     outcome = dbtRunner().invoke([
@@ -47,6 +48,7 @@ def run_dbt(home: Path, *args: str) -> None:
     ])
     failed = [f"{r.node.name}: {r.message}" for r in outcome.result or [] if str(r.status) not in {"success", "pass"}]
     assert outcome.success and not failed, (outcome.exception, failed)
+    return list(outcome.result or [])
 
 
 def deliveries(sandbox: Path) -> dict[date, list[str]]:
@@ -136,3 +138,7 @@ def test_nightly_incremental_runs_equal_a_full_refresh(warehouse, fresh_database
         assert incremental[table] == full[table], f"{table}: incremental runs differ from a full refresh"
     assert built_then and known_then == built_then
     assert known_now > 0  # documents loaded after the month-end may open or close items as of it
+
+    # dbt reads the columns of a unit test's inputs from the warehouse: they exist now
+    unit_tests = run_dbt(home, "test", "--select", "test_type:unit", "--vars", as_of)
+    assert sum(1 for r in unit_tests if r.node.resource_type == "unit_test") >= 5

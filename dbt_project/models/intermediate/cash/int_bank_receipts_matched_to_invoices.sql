@@ -16,6 +16,10 @@
 -- The payer: the customer the ERP recorded for earlier receipts from the same account, else the
 -- customer whose name matches the payer name. Open amounts are those of the day before the
 -- booking, from the ERP ledger known on the as-of date.
+--
+-- fct_bank_receipts reads this view with nested loops off (macro ar_without_nested_loops_hooks):
+-- the amount combinations' self-joins otherwise grow with the square of the receipts; a query of
+-- the view on its own wants `set enable_nestloop = off` too.
 with
 
 bank_entries as (

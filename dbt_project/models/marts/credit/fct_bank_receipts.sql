@@ -1,6 +1,11 @@
 -- grain: one row per bank receipt (credit entry of the company's statements) booked and loaded on
 -- or before the as-of date, with its cash application: matched customer, method, applied and
 -- unapplied amounts. Unapplied cash stays visible here until it is applied.
+--
+-- Planned without nested loops (macro ar_without_nested_loops_hooks): the cash application's
+-- amount combinations otherwise join its CTEs by nested loops that grow with the square of the
+-- receipts.
+{{ config(pre_hook=ar_without_nested_loops_hooks()[0], post_hook=ar_without_nested_loops_hooks()[1]) }}
 with
 
 bank_entries as (
@@ -40,6 +45,7 @@ receipt_applications as (
 final as (
 
     select
+        {{ as_of_date() }} as as_of_date,
         bank_entries.bank_entry_id,
         bank_entries.bank_account_id,
         bank_entries.entry_reference,
