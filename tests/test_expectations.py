@@ -418,3 +418,9 @@ def test_the_customer_master_reconciles_to_its_cross_reference(fresh_database_ur
     execute(fresh_database_url, "insert into marts.dim_customers values ('CU3', 1, 0, 0, 0)")
     orphan = validate_table(fresh_database_url, reconciliation, run_id="t")
     assert not orphan.success and orphan.blocking
+
+
+def test_every_published_mart_row_carries_its_as_of_date():
+    """Consumers tell which night's data they read from the rows themselves; the blocking suites'
+    exact column sets hold the built tables to these documented columns."""
+    assert [model.name for model in published_marts() if "as_of_date" not in model.columns] == []
