@@ -21,6 +21,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import logging
 import queue
@@ -352,7 +353,10 @@ def _load_side_by_side(database_url: str, run_id, groups: list[list[_FileJob]], 
             errors.append(error)
             stop.set()
 
-    threads = [threading.Thread(target=work, name=f"ingest-{number}") for number in range(min(workers, len(groups)))]
+    # Each thread runs in a copy of this one's context variables: its log lines name the run,
+    # business date and stage as this thread's do (credit_dw.logs.run_context).
+    threads = [threading.Thread(target=contextvars.copy_context().run, args=(work,), name=f"ingest-{number}")
+               for number in range(min(workers, len(groups)))]
     for thread in threads:
         thread.start()
     try:

@@ -148,8 +148,12 @@ def test_a_stage_records_its_run_metrics_and_logs_json_lines(fresh_database_url,
         "invoice_id,customer_id,invoice_date,due_date,currency,amount\n"
         "INV-M-1,KH000001,2026-10-01,2026-10-31,CNY,1000.00\n"
         "INV-M-2,KH000001,2026-10-01,2026-10-31,CNY,250.00\n", encoding="utf-8")
+    # A second extract: the two files load side by side on two worker threads.
+    (folder / "invoices_extra_20261001.csv").write_text(
+        "invoice_id,customer_id,invoice_date,due_date,currency,amount\n"
+        "INV-M-3,KH000001,2026-10-01,2026-10-31,CNY,75.00\n", encoding="utf-8")
     # A database of its own: the session's warehouse holds the end-to-end test's sandbox.
-    fresh_settings(landing_dir=landing, database_url=fresh_database_url)
+    fresh_settings(landing_dir=landing, database_url=fresh_database_url, ingest_workers=2)
     run_id = "test-metrics-run"
 
     with task_attempt("load.ingest", 2):
@@ -159,17 +163,21 @@ def test_a_stage_records_its_run_metrics_and_logs_json_lines(fresh_database_url,
         status, rows, peak, try_number, task_id, seconds, batch_id = conn.execute(
             """select s.status, s.rows, s.peak_rss_bytes, s.try_number, s.task_id, s.seconds, m.batch_id
                from ops.stage_runs s join raw.load_manifest m using (run_id)
-               where s.run_id = %s and s.stage = 'ingest'""", (run_id,)).fetchone()
-    assert (status, rows, try_number, task_id) == ("success", 2, 2, "load.ingest")
+               where s.run_id = %s and s.stage = 'ingest' and m.path like '%%/invoices_20261001.csv'""",
+            (run_id,)).fetchone()
+    assert (status, rows, try_number, task_id) == ("success", 3, 2, "load.ingest")
     assert 20 * 2**20 < peak < 8 * 2**30, "peak resident memory of a Python process, in bytes"
     assert seconds > 0
     lines = [json.loads(line) for line in logs.log_path().read_text(encoding="utf-8").splitlines()]
     mine = [line for line in lines if line.get("run_id") == run_id]
     assert {line["business_date"] for line in mine} == {"2026-10-01"}
-    [batch] = [line for line in mine if "batch_id" in line]
-    assert batch["batch_id"] == batch_id and batch["source_file"].endswith("invoices_20261001.csv")
+    [batch] = [line for line in mine if line.get("source_file", "").endswith("/invoices_20261001.csv")]
+    assert batch["batch_id"] == batch_id
     assert batch["rows"] == 2 and batch["stage"] == "ingest" and batch["try_number"] == 2
-    assert mine[-1]["message"] == "stage success" and mine[-1]["rows"] == 2
+    # the files' own lines, logged on the worker threads, name the run too
+    loaded = [line for line in mine if line["logger"] == "ingestion.load" and "loaded" in line["message"]]
+    assert len(loaded) == 2 and {line["stage"] for line in loaded} == {"ingest"}
+    assert mine[-1]["message"] == "stage success" and mine[-1]["rows"] == 3
 
 
 def test_the_smtp_settings_become_the_airflow_connection_notifications_use(fresh_settings):
