@@ -57,7 +57,8 @@ def node_timings() -> list[dict]:
 
 
 def timed_build(database_url: str, business_date: date, *, full_refresh: bool) -> dict:
-    """The transform stage's two dbt invocations; wall seconds and per-kind node sums."""
+    """The transform stage's two dbt invocations, under the run id whose ingest loaded the date's
+    files (as the pipeline runs them); wall seconds and per-kind node sums."""
     from credit_dw.dbt import build
 
     previous = os.environ.get("DBT_FULL_REFRESH")
@@ -69,7 +70,7 @@ def timed_build(database_url: str, business_date: date, *, full_refresh: bool) -
     try:
         started = time.perf_counter()
         for part in ({"select": "staging"}, {"exclude": "staging"}):
-            build(business_date, database_url=database_url, **part)
+            build(business_date, database_url=database_url, run_id=f"nightly-{business_date}", **part)
             nodes += node_timings()
         seconds = time.perf_counter() - started
     finally:

@@ -103,6 +103,16 @@ def profile_env(database_url: str) -> dict[str, str]:
     }
 
 
+def _first_batch_loaded_by(database_url: str, run_id: str) -> int | None:
+    """The first load batch a pipeline run loaded (None: it loaded none, or no manifest yet)."""
+    with warehouse.connect(database_url) as conn:
+        if conn.execute("select to_regclass('raw.load_manifest')").fetchone()[0] is None:
+            return None
+        return conn.execute(
+            "select min(batch_id) from raw.load_manifest where run_id = %s and status = 'loaded'", (run_id,)
+        ).fetchone()[0]
+
+
 def build(
     as_of_date: date,
     *,
@@ -126,9 +136,12 @@ def build(
     database_url = database_url or warehouse.database_url()
     os.environ.update(from_connection or profile_env(database_url))
     state_dir = get_settings().home / "dbt"
-    variables = {"as_of_date": as_of_date.isoformat()}
+    variables: dict[str, object] = {"as_of_date": as_of_date.isoformat()}
     if marts_schema:
         variables["marts_schema"] = marts_schema
+    first_batch = _first_batch_loaded_by(database_url, run_id) if run_id else None
+    if first_batch is not None:
+        variables["tests_from_batch"] = first_batch  # staging's tests check this run's rows
     args = [
         "build",
         "--project-dir", str(DBT_PROJECT_DIR),

@@ -142,3 +142,41 @@ def test_nightly_incremental_runs_equal_a_full_refresh(warehouse, fresh_database
     # dbt reads the columns of a unit test's inputs from the warehouse: they exist now
     unit_tests = run_dbt(home, "test", "--select", "test_type:unit", "--vars", as_of)
     assert sum(1 for r in unit_tests if r.node.resource_type == "unit_test") >= 5
+
+
+def test_a_nightly_tests_the_staging_rows_of_its_own_batches_a_full_refresh_all(
+        fresh_database_url, fresh_settings, tmp_path, monkeypatch):
+    """Staging's data tests scan views over all of raw: a pipeline run checks the rows of the load
+    batches it loaded; rows of earlier batches were checked by earlier runs, and a full refresh
+    checks everything again."""
+    from credit_dw.dbt import DbtBuildFailed, build
+    from ingestion.load import ingest
+
+    header = "invoice_id,customer_id,invoice_date,due_date,currency,amount\n"
+    for day, invoice in ((date(2026, 10, 1), "INV-B-1"), (date(2026, 10, 2), "INV-B-2")):
+        folder = tmp_path / "landing" / "erp" / day.isoformat()
+        folder.mkdir(parents=True)
+        (folder / f"invoices_{day:%Y%m%d}.csv").write_text(
+            header + f"{invoice},KH000001,{day},2026-10-31,CNY,100.00\n", encoding="utf-8")
+    fresh_settings(landing_dir=tmp_path / "landing", database_url=fresh_database_url)
+    for day in (date(2026, 10, 1), date(2026, 10, 2)):
+        ingest(day, database_url=fresh_database_url, run_id=f"nightly-{day}")
+
+    def break_row(invoice_id: str) -> None:
+        # what no loader lets through (the customer is required): a broken row in raw
+        with psycopg.connect(fresh_database_url) as conn:
+            conn.execute("update raw.erp_invoices set customer_id = null where invoice_id = %s", (invoice_id,))
+
+    def staging_build(run_id: str, *, full_refresh: bool = False) -> None:
+        monkeypatch.setenv("DBT_FULL_REFRESH", "true" if full_refresh else "false")
+        build(date(2026, 10, 2), database_url=fresh_database_url, select="stg_erp__invoices", run_id=run_id)
+
+    break_row("INV-B-1")  # loaded by the first night
+    staging_build("nightly-2026-10-02")  # the second night checks its own batch only
+    with pytest.raises(DbtBuildFailed, match="not_null_stg_erp__invoices_customer_id"):
+        staging_build("nightly-2026-10-02", full_refresh=True)
+    with pytest.raises(DbtBuildFailed, match="not_null_stg_erp__invoices_customer_id"):
+        staging_build("a run that loaded nothing")  # names no batch: every row
+    break_row("INV-B-2")
+    with pytest.raises(DbtBuildFailed, match="not_null_stg_erp__invoices_customer_id"):
+        staging_build("nightly-2026-10-02")
