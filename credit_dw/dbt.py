@@ -14,9 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from credit_dw import warehouse
-from credit_dw.settings import PROJECT_ROOT, get_settings
-
-DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+from credit_dw.settings import DBT_PROJECT_DIR, get_settings
 
 
 class DbtBuildFailed(Exception):

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from credit_dw.dbt import DBT_PROJECT_DIR
+from credit_dw.settings import DBT_PROJECT_DIR  # not credit_dw.dbt: DAG files import this module
 
 MARTS_MODELS_DIR = DBT_PROJECT_DIR / "models" / "marts"
 # dbt materialisations that leave a table in the build schema, which the publication copies
