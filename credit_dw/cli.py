@@ -276,16 +276,24 @@ def ingest_command(
         datetime | None, typer.Option("--date", formats=["%Y-%m-%d"], help="Load files up to this date.")
     ] = None,
     source: Annotated[list[str] | None, typer.Option(help="Only this source (repeatable).")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Files loaded at once (default: CREDIT_DW_INGEST_WORKERS).")
+    ] = None,
 ) -> None:
     """Load what is new in the landing directory and print a table per file."""
     from zoneinfo import ZoneInfo
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ingestion.load import ingest
 
     day = business_date.date() if business_date else datetime.now(ZoneInfo(get_settings().timezone)).date()
     warehouse.ensure_database(warehouse.database_url())  # a configured server may not have it yet
-    with console.status(f"loading landing files up to {day}"):
-        summary = ingest(day, sources=source)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        files = bar.add_task(f"landing files up to {day}", total=None)
+        summary = ingest(day, sources=source, workers=workers,
+                         progress=lambda done, total: bar.update(files, completed=done, total=total))
     table = Table(title=f"Ingestion up to {day}")
     for column in ("business date", "source", "file", "status", "read", "loaded", "quarantined"):
         table.add_column(column, justify="right" if column in {"read", "loaded", "quarantined"} else "left")

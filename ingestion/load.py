@@ -27,7 +27,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
@@ -216,6 +216,7 @@ def ingest(
     run_id: str | None = None,
     sources: Iterable[str] | None = None,
     workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> IngestionSummary:
     """Load every pending landing file with a business date up to ``business_date``.
 
@@ -224,7 +225,9 @@ def ingest(
     one file overlaps the server's COPY of another. Files whose outcome depends on one another
     (``_serial_groups``) load one after another in discover order, so the manifest and the raw
     tables end as a run loading every file in turn leaves them. An internal error in one file
-    fails the run once the files under way have finished; no further file is started."""
+    fails the run once the files under way have finished; no further file is started.
+    ``progress(files done, files found)`` is called as each file is done (from the thread that
+    loaded it)."""
     landing_dir = landing_dir or get_settings().resolved_landing_dir
     workers = workers or get_settings().ingest_workers
     summary = IngestionSummary(business_date)
@@ -244,11 +247,12 @@ def ingest(
         conn.commit()
         groups = _serial_groups(conn, jobs, workers)
         _reserve_batch_ids(conn, jobs)
+        finished = _FilesDone(len(jobs), progress)
         if workers == 1 or len(groups) <= 1:
             for job in jobs:
-                _load_job(conn, run_id, job)
+                _load_job(conn, run_id, job, finished)
         else:
-            _load_side_by_side(database_url, run_id, groups, workers)
+            _load_side_by_side(database_url, run_id, groups, workers, finished)
     summary.files = [job.result for job in jobs]
     return summary
 
@@ -324,7 +328,22 @@ def _serial_groups(conn: psycopg.Connection, jobs: list[_FileJob], workers: int)
     return [groups[key] for key in sorted(groups)]
 
 
-def _load_side_by_side(database_url: str, run_id, groups: list[list[_FileJob]], workers: int) -> None:
+class _FilesDone:
+    """Counts the files done across the loading threads and reports each to ``progress``."""
+
+    def __init__(self, total: int, progress: Callable[[int, int], None] | None) -> None:
+        self.total, self.done, self._progress, self._lock = total, 0, progress, threading.Lock()
+
+    def __call__(self) -> None:
+        with self._lock:
+            self.done += 1
+            if self._progress is not None:
+                self._progress(self.done, self.total)
+
+
+def _load_side_by_side(
+    database_url: str, run_id, groups: list[list[_FileJob]], workers: int, finished: _FilesDone
+) -> None:
     """Load the groups on ``workers`` threads, each with a connection of its own taking the next
     group when done. pyarrow's parsing and libpq's sending let go of the GIL, so one thread's
     client work runs beside another's wait on the server. After an error no thread starts another
@@ -348,7 +367,7 @@ def _load_side_by_side(database_url: str, run_id, groups: list[list[_FileJob]], 
                     for job in group:
                         if stop.is_set():
                             return
-                        _load_job(conn, run_id, job)
+                        _load_job(conn, run_id, job, finished)
         except BaseException as error:
             errors.append(error)
             stop.set()
@@ -371,7 +390,7 @@ def _load_side_by_side(database_url: str, run_id, groups: list[list[_FileJob]], 
         raise errors[0]
 
 
-def _load_job(conn: psycopg.Connection, run_id, job: _FileJob) -> None:
+def _load_job(conn: psycopg.Connection, run_id, job: _FileJob, finished: _FilesDone) -> None:
     landing_file = job.landing_file
     started = time.perf_counter()
     result = _ingest_file(conn, run_id, landing_file, job.sha256, job.batch_id, job.superseded)
@@ -383,6 +402,7 @@ def _load_job(conn: psycopg.Connection, run_id, job: _FileJob) -> None:
             landing_file.business_date, landing_file.path.name, result.status, result.rows_read,
             result.rows_loaded, result.rows_quarantined, f" ({result.error})" if result.error else "",
         )
+    finished()
 
 
 def _wait_for_other_runs(conn: psycopg.Connection) -> None:

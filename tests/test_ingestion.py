@@ -324,3 +324,12 @@ def test_an_internal_error_in_one_file_stops_the_run_once_the_files_under_way_ar
     summary = ingest(PARALLEL_LAST_DAY, landing_dir=parallel_landing, database_url=fresh_database_url, workers=3)
     assert {Path(f.path).name: f.status for f in summary.files}[faulty.name] == "loaded"
     assert "loading" not in {f.status for f in summary.files}
+
+
+def test_progress_counts_every_file_found_once(parallel_landing, fresh_database_url):
+    reported: list[tuple[int, int]] = []
+    summary = ingest(PARALLEL_LAST_DAY, landing_dir=parallel_landing, database_url=fresh_database_url, workers=2,
+                     progress=lambda done, total: reported.append((done, total)))
+    found = len(summary.files)
+    assert [done for done, _ in reported] == list(range(1, found + 1))
+    assert {total for _, total in reported} == {found}
