@@ -44,6 +44,9 @@ app.add_typer(api_commands.app, name="api")
 app.add_typer(docs_commands.app, name="docs")
 
 console = Console()
+# Progress goes to standard error: it stays on the terminal when the results on standard output
+# are redirected to a file (as `make demo` keeps the initial history load's table).
+progress_console = Console(stderr=True)
 
 BusinessDate = Annotated[datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="Business date, YYYY-MM-DD.")]
 
@@ -290,7 +293,7 @@ def ingest_command(
     day = business_date.date() if business_date else datetime.now(ZoneInfo(get_settings().timezone)).date()
     warehouse.ensure_database(warehouse.database_url())  # a configured server may not have it yet
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
+    with Progress(*columns, console=progress_console, transient=True) as bar:
         files = bar.add_task(f"landing files up to {day}", total=None)
         summary = ingest(day, sources=source, workers=workers,
                          progress=lambda done, total: bar.update(files, completed=done, total=total))
