@@ -637,12 +637,3 @@ select * from final
 
     select * from profiles
 {%- endmacro %}
-
-
-{% macro ar_profile_planner_hooks() %}
-    {#- The profile query joins a dozen CTEs over views whose row estimates collapse to 1, so the
-        planner picks nested loops that rescan 100,000-row inputs per customer: on the small
-        sandbox with 13 months of history customer_credit_profile ran over 12 minutes, and 10 s
-        with nested loops off (macro ar_without_nested_loops_hooks). -#}
-    {{ return(ar_without_nested_loops_hooks()) }}
-{% endmacro %}

@@ -1,8 +1,8 @@
 -- grain: one row per customer known on the as-of date: the latest credit profile (the logic of
 -- customer_credit_profile_history, macro ar_customer_credit_profiles_for, for the as-of date)
 --
--- No nested loops (macro ar_profile_planner_hooks): see there why.
-{{ config(pre_hook=ar_profile_planner_hooks()[0], post_hook=ar_profile_planner_hooks()[1]) }}
+-- Planned without nested loops (macro ar_without_nested_loops_hooks): see there why.
+{{ config(pre_hook=ar_without_nested_loops_hooks()[0], post_hook=ar_without_nested_loops_hooks()[1]) }}
 with
 
 snapshots as (

@@ -11,8 +11,8 @@
         unique_key=['as_of_date', 'customer_id'],
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
-        pre_hook=ar_profile_planner_hooks()[0],
-        post_hook=ar_profile_planner_hooks()[1],
+        pre_hook=ar_without_nested_loops_hooks()[0],
+        post_hook=ar_without_nested_loops_hooks()[1],
     )
 }}
 
