@@ -80,25 +80,19 @@ def profile_env_from_connection(conn_id: str = WAREHOUSE_CONN_ID) -> dict[str, s
         connection = Connection.get(conn_id)
     except Exception:  # not defined (AirflowNotFoundException), or no Airflow around: use the settings
         return None
-    return {
-        "CREDIT_DW_DBT_HOST": connection.host or "localhost",
-        "CREDIT_DW_DBT_PORT": str(connection.port or 5432),
-        "CREDIT_DW_DBT_USER": connection.login or "",
-        "CREDIT_DW_DBT_PASSWORD": connection.password or "",
-        "CREDIT_DW_DBT_DBNAME": connection.schema or "",
-    }
+    return _profile_variables(host=connection.host or "localhost", port=str(connection.port or 5432),
+                              user=connection.login or "", password=connection.password or "",
+                              dbname=connection.schema or "")
 
 
 def profile_env(database_url: str) -> dict[str, str]:
     """The ``CREDIT_DW_DBT_*`` variables ``profiles.yml`` reads, for this warehouse URL."""
-    parts = warehouse.connection_parts(database_url)
-    return {
-        "CREDIT_DW_DBT_HOST": parts["host"],
-        "CREDIT_DW_DBT_PORT": parts["port"],
-        "CREDIT_DW_DBT_USER": parts["user"],
-        "CREDIT_DW_DBT_PASSWORD": parts["password"],
-        "CREDIT_DW_DBT_DBNAME": parts["dbname"],
-    }
+    return _profile_variables(**warehouse.connection_parts(database_url))
+
+
+def _profile_variables(*, host: str, port: str, user: str, password: str, dbname: str) -> dict[str, str]:
+    return {"CREDIT_DW_DBT_HOST": host, "CREDIT_DW_DBT_PORT": port, "CREDIT_DW_DBT_USER": user,
+            "CREDIT_DW_DBT_PASSWORD": password, "CREDIT_DW_DBT_DBNAME": dbname}
 
 
 def _first_batch_loaded_by(database_url: str, run_id: str) -> int | None:
