@@ -245,7 +245,8 @@ def ingest(
         ensure_raw_schema(conn)
         _close_interrupted_loads(conn)
         conn.commit()
-        groups = _serial_groups(conn, jobs, workers)
+        _compute_digests(jobs, workers)
+        groups = _serial_groups(conn, jobs)
         _reserve_batch_ids(conn, jobs)
         finished = _FilesDone(len(jobs), progress)
         if workers == 1 or len(groups) <= 1:
@@ -282,7 +283,20 @@ def _reserve_batch_ids(conn: psycopg.Connection, jobs: list[_FileJob]) -> None:
         job.batch_id = batch_id
 
 
-def _serial_groups(conn: psycopg.Connection, jobs: list[_FileJob], workers: int) -> list[list[_FileJob]]:
+def _compute_digests(jobs: list[_FileJob], workers: int) -> None:
+    """Every file's sha256, before any file loads (grouping needs them), on ``workers`` threads:
+    hashlib lets go of the GIL."""
+    paths = [job.landing_file.path for job in jobs]
+    if workers > 1 and len(jobs) > 1:
+        with ThreadPoolExecutor(workers, thread_name_prefix="ingest-digest") as pool:
+            digests = list(pool.map(file_digest, paths))
+    else:
+        digests = [file_digest(path) for path in paths]
+    for job, digest in zip(jobs, digests, strict=True):
+        job.sha256 = digest
+
+
+def _serial_groups(conn: psycopg.Connection, jobs: list[_FileJob]) -> list[list[_FileJob]]:
     """The files, in groups that must load one after another (each in discover order); the groups
     are independent of one another, in the order of their first file.
 
@@ -290,19 +304,11 @@ def _serial_groups(conn: psycopg.Connection, jobs: list[_FileJob], workers: int)
     those with its digest (a copy of a loaded file is a duplicate); only files of the same extract
     write to those. So a file goes with the files of its extract, the files with its digest and the
     files of every extract the manifest already holds its digest under (a copy of a file an earlier
-    run loaded, whose extract is re-delivered now). Digests are computed here, before any file
-    loads, on several threads when there are workers (hashlib lets go of the GIL)."""
-    if workers > 1 and len(jobs) > 1:
-        with ThreadPoolExecutor(workers, thread_name_prefix="ingest-digest") as pool:
-            digests = list(pool.map(file_digest, (job.landing_file.path for job in jobs)))
-    else:
-        digests = [file_digest(job.landing_file.path) for job in jobs]
-    for job, digest in zip(jobs, digests, strict=True):
-        job.sha256 = digest
+    run loaded, whose extract is re-delivered now)."""
     recorded_under: dict[str, set[str]] = {}
     for sha256, extract in conn.execute(
         f"select distinct sha256, extract from {RAW_SCHEMA}.load_manifest where sha256 = any(%s)",
-        (sorted(set(digests)),),
+        (sorted({job.sha256 for job in jobs}),),
     ):
         recorded_under.setdefault(sha256, set()).add(extract)
     conn.commit()
