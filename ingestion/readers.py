@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from lxml import etree
 
 from ingestion.feeds import FEEDS, Feed, feed_for
@@ -135,14 +136,54 @@ def _line_count(path: str) -> int:
 
 
 def _decodes(path: str, encoding: str) -> bool:
+    """Whether the whole file decodes. Only the lines holding non-ASCII bytes go through the codec
+    (``non_ascii_lines``), while it holds no partial character."""
     decoder = codecs.getincrementaldecoder(encoding)()
+    pending, at_line_start = b"", True
     try:
         for chunk in _chunks(path):
-            decoder.decode(chunk)
-        decoder.decode(b"", final=True)
+            data = pending + chunk
+            cut = data.rfind(b"\n") + 1
+            if cut == 0 and len(data) > _SAMPLE_BYTES:  # no line end in sight: decode it as it comes
+                decoder.decode(data)
+                pending, at_line_start = b"", False
+                continue
+            lines, pending = data[:cut], data[cut:]
+            spans = non_ascii_lines(lines) if at_line_start else None
+            if spans is None:
+                decoder.decode(lines)
+            for start, end in spans or ():
+                lines[start:end].decode(encoding)
+            at_line_start = at_line_start or bool(lines)
+        decoder.decode(pending, final=True)
     except UnicodeDecodeError:
         return False
     return True
+
+
+# More lines with non-ASCII bytes than this in a piece of text, and it is decoded whole.
+_FEW_LINES = 64
+
+
+def non_ascii_lines(data: bytes) -> list[tuple[int, int]] | None:
+    """(start, end) of each line of ``data`` (line feed included) holding a byte outside ASCII;
+    None when more than a few lines do.
+
+    Decoding only those lines is decoding all of it: ASCII bytes read the same in UTF-8 and
+    GB18030, and a line feed byte is never inside a multi-byte character of either. A Chinese ERP
+    export is mostly ASCII below its header, so most of it can skip the codec."""
+    if data.isascii():
+        return []
+    array = np.frombuffer(data, dtype=np.uint8)
+    line_ends = np.flatnonzero(array == _LINE_FEED)
+    lines = np.unique(np.searchsorted(line_ends, np.flatnonzero(array >= 0x80)))
+    if len(lines) > _FEW_LINES:
+        return None
+    bounds = np.concatenate(([0], line_ends + 1, [len(data)]))
+    return [(int(bounds[line]), int(bounds[line + 1])) for line in lines]
+
+
+_LINE_FEED = ord("\n")
 
 
 def _counts(text: str) -> tuple[int, int]:

@@ -60,6 +60,10 @@ def lines(*rows: str, newline: str = "\n") -> str:
 
 # A feed of one field per row, where a line of spaces is a row to pyarrow (the reference skips it).
 SINGLE_FIELD = Feed("single_field", "erp", "single_field_*.csv", "csv", (Column("value", "date"),))
+# Integer and boolean columns (no sandbox CSV feed has them), each sent in its binary COPY form.
+COUNTS_AND_FLAGS = Feed("counts_and_flags", "bureau", "counts_and_flags_*.csv", "csv", (
+    Column("subject_id"), Column("lawsuits", "integer", required=False), Column("dishonest", "boolean", required=False),
+))
 
 
 CASES = {
@@ -119,6 +123,11 @@ CASES = {
     "single_field": (
         SINGLE_FIELD, "single_field_1.csv", lines("value", "2026-10-01", "  ", "", "\u3000", "x", '""', "2026/10/02"),
         "utf-8"),
+    "integers_and_booleans": (
+        COUNTS_AND_FLAGS, "counts_and_flags_1.csv",
+        lines("subject_id,lawsuits,dishonest", "S1,0,true", "S2,-12,否", "S3,１２,Y", "S4,,", "S5,1.5,maybe",
+              "S6,999999999,0", "S7,1234567890,1"),
+        "utf-8"),
     "header_only": ("erp_invoices", "invoices_20261005.csv", INVOICE_HEADER_EN + "\n", "utf-8"),
     "no_final_newline": (
         "erp_invoices", "invoices_20261005.csv", INVOICE_HEADER_EN + "\nINV1,C1,,2026-10-01,2026-10-31,,CNY,5",
@@ -170,6 +179,8 @@ def databases(fresh_database_url):
                 ensure_raw_schema(conn)
                 conn.execute("create table raw.single_field (value date, _batch_id bigint, _source_file text, "
                              "_source_line integer, _loaded_at timestamptz)")
+                conn.execute("create table raw.counts_and_flags (subject_id text, lawsuits integer, dishonest boolean, "
+                             "_batch_id bigint, _source_file text, _source_line integer, _loaded_at timestamptz)")
         yield reference_url, fresh_database_url
     finally:
         _drop(reference_url)
@@ -257,7 +268,7 @@ def assert_same_load(databases, monkeypatch, feed, path: Path) -> dict:
 
 def tiny_blocks(monkeypatch) -> None:
     """Blocks of a few lines, to cross every block boundary case."""
-    monkeypatch.setattr(arrow_csv, "BLOCK_CHARS", 301)
+    monkeypatch.setattr(arrow_csv, "BLOCK_BYTES", 301)
     monkeypatch.setattr(arrow_csv, "SCAN_BYTES", 89)
 
 
@@ -288,6 +299,7 @@ def test_loads_exactly_what_the_reference_loads(databases, monkeypatch, tmp_path
     # The comparison is only as good as its cases: they exercise every outcome.
     assert all("unreadable" in results[case] for case in UNREADABLE)
     assert results["single_field"]["counts"] == (4, 2, 2)
+    assert results["integers_and_booleans"]["counts"] == (7, 5, 2)
     read, loaded, quarantined = results["gb18030_chinese_headers"]["counts"]
     assert read == len([row for row in INVOICE_ROWS if row.strip()])
     assert loaded >= 5 and quarantined >= 10

@@ -203,3 +203,36 @@ def test_a_bai2_file_cut_short_fails_instead_of_hanging(tmp_path):
     path.write_text(text[: text.index("INV26")], encoding="utf-8")
     with pytest.raises(UnreadableFile, match="missing .truncated"):
         list(read(path, feed_named("bank_bai2"), FileReport()))
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "gb18030"])
+def test_whole_ascii_lines_skip_the_codec_without_hiding_a_bad_byte(tmp_path, monkeypatch, encoding):
+    """The survey decodes only lines that are not ASCII: a bad byte after megabytes of ASCII, a
+    character cut across read chunks and a line longer than the sample still decide the answer."""
+    from ingestion import readers
+
+    monkeypatch.setattr(readers, "_SAMPLE_BYTES", 64)
+    ascii_lines = b"INV1,C1,2026-10-01,2026-10-31,CNY,100.00\n" * 40_000  # 1.6 MB: several read chunks
+    chinese = "上海华信电子科技有限公司".encode(encoding)
+    long_line = chinese * 20 + b"\n"  # longer than the (patched) sample: decoded as it comes
+    clean = chinese + b"\n" + ascii_lines + long_line + ascii_lines + chinese
+    path = tmp_path / "clean.csv"
+    path.write_bytes(clean)
+    assert readers._decodes(str(path), encoding)
+    path.write_bytes(clean[:-1])  # the file ends inside a character
+    assert not readers._decodes(str(path), encoding)
+    path.write_bytes(ascii_lines + b"INV9,\xff\xfe\n" + ascii_lines)
+    assert not readers._decodes(str(path), encoding)
+    path.write_bytes(long_line[:-3] + b"\xff" + ascii_lines)
+    assert not readers._decodes(str(path), encoding)
+
+
+def test_non_ascii_lines_are_found_with_their_line_ends():
+    from ingestion.readers import non_ascii_lines
+
+    data = "发票,号码\nINV1,C1\nINV2,客户\nINV3,C3\n客户".encode("gb18030")
+    spans = non_ascii_lines(data)
+    assert [data[start:end] for start, end in spans] == [
+        "发票,号码\n".encode("gb18030"), "INV2,客户\n".encode("gb18030"), "客户".encode("gb18030")]
+    assert non_ascii_lines(b"INV1,C1\nINV2,C2\n") == []
+    assert non_ascii_lines("客户\n".encode() * 65) is None  # many: decoded whole
