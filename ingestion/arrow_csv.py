@@ -54,7 +54,13 @@ from ingestion import load as reference_load  # a module import: load imports th
 from ingestion.feeds import LINEAGE_COLUMNS, RAW_SCHEMA, Column, Feed
 from ingestion.pii import protector
 from ingestion.readers import (
-    FileReport, UnreadableFile, header_columns, non_ascii_lines, read_csv, survey_encoding, wrong_width,
+    FileReport,
+    UnreadableFile,
+    header_columns,
+    non_ascii_lines,
+    read_csv,
+    survey_encoding,
+    wrong_width,
 )
 from ingestion.validation import Rejection, validate
 
