@@ -164,8 +164,8 @@ def load_csv_arrow(conn: psycopg.Connection, feed: Feed, path: Path, batch_id: i
     rows_read = rows_loaded = 0
     encoder: ArrowToPostgresBinaryEncoder | None = None
     with conn.cursor() as cursor, cursor.copy(target) as copy:
-        for first_line, block in _blocks(path, report.encoding):
-            outcome = _load_block(feed, judge, block, first_line, width, by_column)
+        for first_line, block, line_feeds in _blocks(path, report.encoding):
+            outcome = _load_block(feed, judge, block, first_line, line_feeds, width, by_column)
             rows_read += outcome.rows_read
             rejected += outcome.rejected
             if outcome.good is None:
@@ -227,8 +227,9 @@ def _column_sources(feed: Feed, path: Path, report: FileReport) -> list[str | No
     return header_columns(feed, header)
 
 
-def _blocks(path: Path, encoding: str) -> Iterator[tuple[int, bytes]]:
-    """The file as UTF-8 in blocks of whole lines, each with the number of its first line.
+def _blocks(path: Path, encoding: str) -> Iterator[tuple[int, bytes, int]]:
+    """The file as UTF-8 in blocks of whole lines, each with the number of its first line and its
+    count of line feeds.
 
     Decoded as the reference reader decodes it (same codec, so an undecodable byte fails the same
     way), but only the lines with non-ASCII bytes (``readers.non_ascii_lines``): the rest is UTF-8
@@ -250,11 +251,12 @@ def _blocks(path: Path, encoding: str) -> Iterator[tuple[int, bytes]]:
             if cut == 0:
                 pending, at_start = data, False
                 continue
-            yield first_line, _as_utf8(path, data[:cut], codec, encoding)
-            first_line += data.count(b"\n", 0, cut)
+            line_feeds = data.count(b"\n", 0, cut)
+            yield first_line, _as_utf8(path, data[:cut], codec, encoding), line_feeds
+            first_line += line_feeds
             pending, at_start = data[cut:], False
     if pending:
-        yield first_line, _as_utf8(path, pending, codec, encoding)
+        yield first_line, _as_utf8(path, pending, codec, encoding), pending.count(b"\n")
 
 
 def _as_utf8(path: Path, data: bytes, codec: str, encoding: str) -> bytes:
@@ -284,11 +286,11 @@ class _BlockOutcome:
 
 
 def _load_block(
-    feed: Feed, judge: _Judge, block: bytes, first_line: int, width: int, by_column: dict[str, int]
+    feed: Feed, judge: _Judge, block: bytes, first_line: int, line_feeds: int, width: int, by_column: dict[str, int]
 ) -> _BlockOutcome:
     has_header = first_line == 1
     table, misfits = _parse(block, width, has_header)
-    lines = _Lines(block)
+    lines = _Lines(block, line_feeds)
     if table.num_rows + len(misfits) != lines.count - has_header:
         raise AssertionError(f"line {first_line}ff: {table.num_rows} rows + {len(misfits)} set aside "
                              f"!= {lines.count - has_header} lines; was can_load() checked?")
@@ -389,9 +391,9 @@ def _row_lines(set_aside: list[int], rows: int, header_lines: int) -> np.ndarray
 class _Lines:
     """Physical lines of a block, found only when one is asked for (rejections, blank lines)."""
 
-    def __init__(self, block: bytes):
+    def __init__(self, block: bytes, line_feeds: int):
         self.block = block
-        self.count = block.count(b"\n") + (not block.endswith(b"\n"))
+        self.count = line_feeds + (not block.endswith(b"\n"))
         self._ends: np.ndarray | None = None
 
     def text(self, number: int) -> str:

@@ -76,7 +76,7 @@ class TextEncoding:
 
     name: str
     undecodable_bytes: int
-    lines: int
+    lines: int  # counted only when some bytes do not decode (0 otherwise): all that asks
 
 
 def detect_encoding(path: Path) -> str:
@@ -101,25 +101,28 @@ def _survey(path: str, _inode: int, _size: int, _mtime_ns: int) -> TextEncoding:
     # first bad byte, and a GB18030 export already shows itself in its first few KiB.
     with open(path, "rb") as handle:
         has_bom = handle.read(3) == codecs.BOM_UTF8
-    lines = _line_count(path)
     if _decodes(path, "utf-8"):
-        return TextEncoding("utf-8-sig" if has_bom else "utf-8", 0, lines)
+        return TextEncoding("utf-8-sig" if has_bom else "utf-8", 0, 0)
     if not has_bom:
         with open(path, "rb") as handle:
             head = handle.read(_SAMPLE_BYTES)
         bad, non_ascii = _counts(head.decode("utf-8", errors="surrogateescape"))
         utf8_looks_wrong = bad > non_ascii if bad else None  # None: the head is clean, look further
         if utf8_looks_wrong and _decodes(path, "gb18030"):
-            return TextEncoding("gb18030", 0, lines)
+            return TextEncoding("gb18030", 0, 0)
         if utf8_looks_wrong is False:
-            return TextEncoding("utf-8", _decode_counts(path, "utf-8")[0], lines)
+            return _with_lines(path, "utf-8", _decode_counts(path, "utf-8")[0])
     utf8_bad, utf8_non_ascii = _decode_counts(path, "utf-8")
     if has_bom:
-        return TextEncoding("utf-8-sig", utf8_bad, lines)
+        return _with_lines(path, "utf-8-sig", utf8_bad)
     gb_bad, _ = _decode_counts(path, "gb18030")
     if gb_bad < utf8_bad and utf8_non_ascii < utf8_bad:
-        return TextEncoding("gb18030", gb_bad, lines)
-    return TextEncoding("utf-8", utf8_bad, lines)
+        return _with_lines(path, "gb18030", gb_bad)
+    return _with_lines(path, "utf-8", utf8_bad)
+
+
+def _with_lines(path: str, name: str, undecodable_bytes: int) -> TextEncoding:
+    return TextEncoding(name, undecodable_bytes, _line_count(path) if undecodable_bytes else 0)
 
 
 # Bytes of a file's head that decide between UTF-8 and GB18030 when the file is not clean UTF-8.
