@@ -231,6 +231,10 @@ def load_with(url: str, feed, path: Path, load) -> dict:
             "report": (report.encoding, report.drift),
             "raw": rows(conn, f"select * from raw.{feed.table_name} where _batch_id = %s order by _source_line",
                         batch_id, ignore={"_batch_id", "_loaded_at"}),
+            # The load time differs between the two loads, but each must be the moment of its load.
+            "loaded_just_now": conn.execute(
+                f"select coalesce(bool_and(abs(extract(epoch from clock_timestamp() - _loaded_at)) < 300), true) "
+                f"from raw.{feed.table_name} where _batch_id = %s", (batch_id,)).fetchone()[0],
             "quarantine": rows(conn, "select * from raw.quarantine where batch_id = %s order by source_line",
                                batch_id, ignore={"batch_id", "quarantined_at"}),
         }
