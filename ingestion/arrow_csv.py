@@ -314,13 +314,13 @@ def _load_block(
 
     # The reference skips blank lines. To pyarrow an empty line is a row of empty fields, as is a
     # line of bare commas, which the reference does read; a line of spaces is a row of the wrong
-    # width (handled above) unless rows have a single field.
+    # width (handled above) unless rows have a single field. So with several fields only rows from
+    # lines of at most width - 1 commas and a CR can be blank.
     blank = np.zeros(table.num_rows, dtype=bool)
     if width == 1:
         candidates = np.arange(table.num_rows)
     else:
-        field_lengths = sum(pc.binary_length(table.column(index)).to_numpy() for index in range(width))
-        candidates = np.flatnonzero(np.asarray(field_lengths) == 0)
+        candidates = np.flatnonzero(lines.lengths()[line_in_block - 1] <= width)
     for row in candidates:
         blank[row] = not lines.text(line_in_block[row]).strip()
     good = accepted & ~blank
@@ -398,11 +398,20 @@ class _Lines:
 
     def text(self, number: int) -> str:
         """Line ``number`` (1-based) as the reference quotes it: without its line break."""
+        ends = self._line_ends()
+        start = int(ends[number - 2]) + 1 if number > 1 else 0
+        end = int(ends[number - 1]) if number - 1 < len(ends) else len(self.block)
+        return self.block[start:end].decode().rstrip("\r\n")
+
+    def lengths(self) -> np.ndarray:
+        """Bytes of each line without its line feed (a CR included), by line number - 1."""
+        ends = self._line_ends()
+        return np.diff(np.concatenate(([-1], ends, [len(self.block)])))[: self.count] - 1
+
+    def _line_ends(self) -> np.ndarray:
         if self._ends is None:
             self._ends = np.flatnonzero(np.frombuffer(self.block, dtype=np.uint8) == _NEWLINE)
-        start = int(self._ends[number - 2]) + 1 if number > 1 else 0
-        end = int(self._ends[number - 1]) if number - 1 < len(self._ends) else len(self.block)
-        return self.block[start:end].decode().rstrip("\r\n")
+        return self._ends
 
 
 class _Judge:
@@ -554,7 +563,7 @@ def _typed(texts: pa.Array, pg_type: str) -> pa.Array:
         return _decimals(texts, target)
     if pa.types.is_boolean(target):
         return pc.equal(texts, "t")  # psycopg's text form of True and False: t, f
-    return pc.cast(texts, target)
+    return texts if target == texts.type else pc.cast(texts, target)
 
 
 def _decimals(texts: pa.Array, target: pa.Decimal128Type) -> pa.Array:
