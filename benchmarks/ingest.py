@@ -20,6 +20,8 @@ Loads the sandbox's invoice feed (GB18030, Chinese headers) into tables of the s
   rows, the faster counting;
 - reference_ingest: ingest_serial again with every file on the reference row path (read, validate
   and ``write_row`` per row), to show what the fast path gains.
+Every timed phase starts after a ``CHECKPOINT`` (``settle``), so that none pays for flushing an
+earlier phase's writes.
 Prints {"rows", "copy_rows_per_s", "ingest_rows_per_s", "to_sql_rows_per_s", ...}.
 ``ingest_peak_rss_mb`` is the process's peak RSS right after the ingest phases: the sandbox is
 generated in a child process and the baselines' data is prepared only afterwards.
@@ -148,7 +150,7 @@ def as_csv(rows: list[list]) -> bytes:
 
 def as_binary_copy(rows: list[list], columns: list[str]) -> bytes:
     """Rows of typed values in PostgreSQL's binary COPY format, as ingest sends them: Arrow columns of
-    the raw table's types, encoded by pgpq (``arrow_csv._without_trailer``: psycopg ends the COPY)."""
+    the raw table's types, encoded by pgpq (``arrow_csv.without_copy_trailer``: psycopg ends the COPY)."""
     types = {column.name: arrow_csv.arrow_type(column.pg_type) for column in FEED.columns}
     types |= {name: arrow_csv.arrow_type(pg_type.removesuffix(" not null"))
               for name, pg_type in LINEAGE_COLUMNS.items()}
@@ -157,7 +159,7 @@ def as_binary_copy(rows: list[list], columns: list[str]) -> bytes:
     data = bytearray(encoder.write_header())
     for batch in table.to_batches(max_chunksize=50_000):
         data += encoder.write_batch(batch)
-    data += arrow_csv._without_trailer(encoder.finish())
+    data += arrow_csv.without_copy_trailer(encoder.finish())
     return bytes(data)
 
 

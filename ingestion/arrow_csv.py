@@ -178,7 +178,7 @@ def load_csv_arrow(conn: psycopg.Connection, feed: Feed, path: Path, batch_id: i
             for batch in output.to_batches():
                 copy.write(encoder.write_batch(batch))  # pgpq buffers: often empty
         if encoder is not None:
-            copy.write(_without_trailer(encoder.finish()))
+            copy.write(without_copy_trailer(encoder.finish()))
         # psycopg ends the COPY with the binary format's trailer (and its header, if no row was sent).
     reasons: dict[str, int] = {}
     if rejected:
@@ -202,7 +202,7 @@ def load_csv_arrow(conn: psycopg.Connection, feed: Feed, path: Path, batch_id: i
 _BINARY_TRAILER = b"\xff\xff"
 
 
-def _without_trailer(data) -> memoryview:
+def without_copy_trailer(data) -> memoryview:
     """pgpq's last rows without the end-of-data marker it adds: psycopg adds its own when the COPY
     ends, and the server refuses data after a first one."""
     view = memoryview(data)
@@ -266,14 +266,16 @@ def _as_utf8(path: Path, data: bytes, codec: str, encoding: str) -> bytes:
         if spans is None:
             text = data.decode(codec)
             return data if codec == "utf-8" else text.encode()
-        pieces, done = [], 0
-        for start, end in spans:
-            line = data[start:end].decode(codec)
-            pieces += [data[done:start], data[start:end] if codec == "utf-8" else line.encode()]
-            done = end
+        lines = [data[start:end].decode(codec) for start, end in spans]
     except UnicodeDecodeError as error:
         raise UnreadableFile(path, None, f"undecodable bytes for {encoding} ({error.reason})") from None
-    return b"".join([*pieces, data[done:]]) if pieces else data
+    if codec == "utf-8" or not spans:  # valid UTF-8 already
+        return data
+    pieces, done = [], 0
+    for (start, end), line in zip(spans, lines, strict=True):
+        pieces += [data[done:start], line.encode()]
+        done = end
+    return b"".join([*pieces, data[done:]])
 
 
 @dataclasses.dataclass
