@@ -124,6 +124,7 @@ def pipeline_ingest(
     with psycopg.connect(url) as conn:
         conn.execute("truncate raw.erp_invoices, raw.quarantine, raw.load_manifest restart identity")
     settle(url)
+    arrow_csv.forget_verdicts()  # as a nightly run's new process starts
     can_load = arrow_csv.can_load
     if not fast_path:
         arrow_csv.can_load = lambda _path: False  # what load_file asks before taking the fast path

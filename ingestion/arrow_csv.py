@@ -416,6 +416,17 @@ class _Lines:
         return self._ends
 
 
+# Verdicts on distinct values (carried text, accepted) by (feed, column), kept across files and
+# loading threads (a lost race judges a value twice, to the same verdict), forgotten past this many.
+_VERDICTS: dict[tuple[Feed, Column], dict[str | None, tuple[str | None, bool]]] = {}
+_VERDICTS_KEPT = 10_000
+
+
+def forget_verdicts() -> None:
+    """Start as a new process does, remembering no verdict (benchmarks time cold loads)."""
+    _VERDICTS.clear()
+
+
 class _Judge:
     """Column-wise validation: the reference's verdict on every value, from vectorised rules for the
     common cases and from the reference itself, once per distinct value, for the rest."""
@@ -444,8 +455,28 @@ class _Judge:
             return self._judge(column, raw)
         # Dates, currencies, directions, codes repeat: judge each distinct value once.
         encoded = pc.dictionary_encode(raw)
-        values, accepted = self._judge(column, encoded.dictionary)
+        values, accepted = self._distinct(column, encoded.dictionary)
         return pc.take(values, encoded.indices), pc.take(accepted, encoded.indices)
+
+    def _distinct(self, column: Column, distinct: pa.Array) -> tuple[pa.Array, pa.Array]:
+        """``_judge`` of distinct values, remembered from file to file: a daily file's dates and
+        currencies are mostly yesterday's, and judging a handful of values costs a block some 20
+        Arrow calls whatever their number. Personal data is never kept."""
+        if column.pii:
+            return self._judge(column, distinct)
+        known = _VERDICTS.setdefault((self.feed, column), {})
+        keys = distinct.to_pylist()
+        verdicts = {key: known.get(key) for key in keys}  # None: not judged yet
+        new = [key for key, verdict in verdicts.items() if verdict is None]
+        if new:
+            texts, accepted = self._judge(column, pa.array(new, pa.string()))
+            judged = dict(zip(new, zip(texts.to_pylist(), accepted.to_pylist(), strict=True), strict=True))
+            verdicts.update(judged)
+            if len(known) + len(judged) > _VERDICTS_KEPT:
+                known.clear()
+            known.update(judged)
+        return (pa.array([verdicts[key][0] for key in keys], pa.string()),
+                pa.array([verdicts[key][1] for key in keys], pa.bool_()))
 
     def _judge(self, column: Column, raw: pa.Array) -> tuple[pa.Array, pa.Array]:
         trimmed = pc.utf8_trim(raw, _WHITESPACE)
