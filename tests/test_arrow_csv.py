@@ -128,6 +128,12 @@ CASES = {
         lines("subject_id,lawsuits,dishonest", "S1,0,true", "S2,-12,否", "S3,１２,Y", "S4,,", "S5,1.5,maybe",
               "S6,999999999,0", "S7,1234567890,1"),
         "utf-8"),
+    # Far dates and amounts at the edges of numeric(18,2), in their binary COPY forms.
+    "extreme_values": (
+        "erp_invoices", "invoices_20261005.csv",
+        lines(INVOICE_HEADER_EN, "INV1,C1,,0001-01-01,9999-12-31,,CNY,9999999999999999.99",
+              "INV2,C2,,1899-12-31,1970-01-01,,CNY,-9999999999999999.99", "INV3,C3,,2000-01-01,2000-02-29,,CNY,-0.01"),
+        "utf-8"),
     "header_only": ("erp_invoices", "invoices_20261005.csv", INVOICE_HEADER_EN + "\n", "utf-8"),
     "no_final_newline": (
         "erp_invoices", "invoices_20261005.csv", INVOICE_HEADER_EN + "\nINV1,C1,,2026-10-01,2026-10-31,,CNY,5",
@@ -304,6 +310,7 @@ def test_loads_exactly_what_the_reference_loads(databases, monkeypatch, tmp_path
     assert all("unreadable" in results[case] for case in UNREADABLE)
     assert results["single_field"]["counts"] == (4, 2, 2)
     assert results["integers_and_booleans"]["counts"] == (7, 5, 2)
+    assert results["extreme_values"]["counts"] == (3, 3, 0)
     read, loaded, quarantined = results["gb18030_chinese_headers"]["counts"]
     assert read == len([row for row in INVOICE_ROWS if row.strip()])
     assert loaded >= 5 and quarantined >= 10
