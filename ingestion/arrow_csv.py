@@ -420,6 +420,9 @@ class _Lines:
 # loading threads (a lost race judges a value twice, to the same verdict), forgotten past this many.
 _VERDICTS: dict[tuple[Feed, Column], dict[str | None, tuple[str | None, bool]]] = {}
 _VERDICTS_KEPT = 10_000
+# New distinct values judged by the reference one by one rather than column-wise: a daily file
+# brings a date or two not seen before (its own, its due dates), column-wise some 20 Arrow calls.
+_FEW_VALUES = 16
 
 
 def forget_verdicts() -> None:
@@ -469,8 +472,11 @@ class _Judge:
         verdicts = {key: known.get(key) for key in keys}  # None: not judged yet
         new = [key for key, verdict in verdicts.items() if verdict is None]
         if new:
-            texts, accepted = self._judge(column, pa.array(new, pa.string()))
-            judged = dict(zip(new, zip(texts.to_pylist(), accepted.to_pylist(), strict=True), strict=True))
+            if len(new) <= _FEW_VALUES:  # Arrow's calls cost more than the reference on a handful
+                judged = {value: self._verdict(column, value) for value in new}
+            else:
+                texts, accepted = self._judge(column, pa.array(new, pa.string()))
+                judged = dict(zip(new, zip(texts.to_pylist(), accepted.to_pylist(), strict=True), strict=True))
             verdicts.update(judged)
             if len(known) + len(judged) > _VERDICTS_KEPT:
                 known.clear()
@@ -500,9 +506,13 @@ class _Judge:
         return pc.if_else(empty, none, values), accepted
 
     def _reference(self, column: Column, value: str) -> str | None:
-        """The reference's verdict on one value: its carried text, or None when it rejects it."""
+        """The reference's verdict on one non-empty value: its carried text, or None when it rejects it."""
+        return self._verdict(column, value)[0]
+
+    def _verdict(self, column: Column, value: str | None) -> tuple[str | None, bool]:
+        """The reference's verdict on one value: (its carried text, None for none; accepted)."""
         typed, rejection = validate(_one_column(self.feed, column), {column.name: value})
-        return None if rejection else self.text(column, typed[0])
+        return (None, False) if rejection else (self.text(column, typed[0]), True)
 
 
 @functools.cache
