@@ -158,7 +158,8 @@ ManageAlerts = Annotated[Client, Depends(authorised("manage-alerts"))]
 
 async def known_query_parameters(request: Request) -> None:
     """Checked on every route (after the token): a query parameter the operation does not define is an error
-    (422), not silently ignored (``?statuss=open`` would otherwise list every alert)."""
+    (422), not silently ignored (``?statuss=open`` would otherwise list every alert); so is one given twice
+    (every parameter takes one value, and ``?name=a&name=b`` would otherwise be searched as ``b``)."""
     from fastapi.dependencies.utils import get_flat_dependant
 
     route = request.scope.get("route")
@@ -167,12 +168,16 @@ async def known_query_parameters(request: Request) -> None:
     allowed = _QUERY_PARAMETERS.get(route.path)
     if allowed is None:
         allowed = _QUERY_PARAMETERS[route.path] = {p.alias for p in get_flat_dependant(route.dependant).query_params}
-    unknown = [key for key in request.query_params if key not in allowed]
-    if unknown:
-        raise RequestValidationError([
-            {"type": "extra_forbidden", "loc": ("query", key), "input": request.query_params[key],
-             "msg": f"unknown query parameter; this operation takes {', '.join(sorted(allowed)) or 'none'}"}
-            for key in unknown])
+    params = request.query_params
+    problems = [
+        {"type": "extra_forbidden", "loc": ("query", key), "input": params[key],
+         "msg": f"unknown query parameter; this operation takes {', '.join(sorted(allowed)) or 'none'}"}
+        for key in params if key not in allowed]
+    problems += [{"type": "repeated", "loc": ("query", key), "input": params.getlist(key),
+                  "msg": "give this query parameter once"}
+                 for key in params if key in allowed and len(params.getlist(key)) > 1]
+    if problems:
+        raise RequestValidationError(problems)
 
 
 _QUERY_PARAMETERS: dict[str, set[str]] = {}

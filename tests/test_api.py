@@ -244,14 +244,16 @@ def test_bad_requests_get_clear_answers_never_a_500(client, tokens, warehouse):
     typo = client.get("/alerts?statuss=open", headers=auth(tokens["read"]))  # not silently "every alert"
     assert typo.status_code == 422 and typo.json()["detail"][0]["loc"] == ["query", "statuss"]
     assert client.get("/customers", headers=auth(tokens["read"])).status_code == 422
+    twice = client.get("/customers?name=Acme&name=Beta", headers=auth(tokens["read"]))  # not searched as "Beta"
+    assert twice.status_code == 422 and twice.json()["detail"][0]["loc"] == ["query", "name"]
     assert client.post("/alerts/0/ack", headers=auth(tokens["manage"])).status_code == 422
     assert client.post("/alerts/99999999999999999999/ack", headers=auth(tokens["manage"])).status_code == 422
     assert client.post("/alerts/424242/ack", headers=auth(tokens["manage"])).status_code == 404
     assert client.post("/alerts/1/ack", headers=auth(tokens["manage"]), json={"by": ""}).status_code == 422
     assert client.post("/alerts/1/ack", headers=auth(tokens["manage"]), json={"colour": "red"}).status_code == 422
 
-    statuses = [status for status, _ in request_log(warehouse, 17)]
-    assert {s: statuses.count(s) for s in set(statuses)} == {404: 2, 422: 10, 401: 3, 403: 2}  # refused calls too
+    statuses = [status for status, _ in request_log(warehouse, 18)]
+    assert {s: statuses.count(s) for s in set(statuses)} == {404: 2, 422: 11, 401: 3, 403: 2}  # refused calls too
 
 
 def test_a_revoked_token_is_refused_once_its_verification_expires(warehouse):
