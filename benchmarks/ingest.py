@@ -1,6 +1,6 @@
 """Ingestion throughput against a bare COPY of the same rows and against pandas ``to_sql``.
 
-    python -m benchmarks.ingest --json [--scale medium] [--limit-files N] [--workers N]
+    python -m benchmarks.ingest --json [--scale medium] [--limit-files N] [--workers N] [--rounds N]
 
 Loads the sandbox's invoice feed (GB18030, Chinese headers) into tables of the same definition
 (indexes included) in a scratch database on the warehouse server, in one run:
@@ -16,10 +16,14 @@ Loads the sandbox's invoice feed (GB18030, Chinese headers) into tables of the s
   are timed, as CSV text (``COPY … FROM STDIN (FORMAT csv)``, ``copy_csv_rows_per_s``) and in the
   binary format ingest itself sends (``FORMAT binary``, encoded by pgpq beforehand,
   ``copy_binary_rows_per_s``); ``copy_rows_per_s`` is the faster;
-- to_sql: the same rows as a DataFrame through ``pandas.DataFrame.to_sql``, two samples of 100,000
-  rows, the faster counting;
+- to_sql: the same rows as a DataFrame through ``pandas.DataFrame.to_sql``, a sample of 100,000
+  rows;
 - reference_ingest: ingest_serial again with every file on the reference row path (read, validate
   and ``write_row`` per row), to show what the fast path gains.
+ingest, the two bare COPYs and to_sql are timed in ``--rounds`` rounds (default 3), one after
+another in each; each ratio is the median of the rounds' ratios, each rate the median of its
+rounds: the machine's speed drifts by ±20 % from one minute to the next, and phases a few seconds
+apart see the same machine. ``per_round`` lists every round's rates.
 Every timed phase starts after a ``CHECKPOINT`` (``settle``), so that none pays for flushing an
 earlier phase's writes.
 Prints {"rows", "copy_rows_per_s", "ingest_rows_per_s", "to_sql_rows_per_s", ...}.
@@ -45,6 +49,7 @@ import multiprocessing
 import os
 import resource
 import shutil
+import statistics
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -67,6 +72,8 @@ FEED = feed_named("erp_invoices")
 START, END = date(2025, 10, 1), date(2026, 10, 31)
 COPY_CHUNK_BYTES = 1 << 20
 TO_SQL_SAMPLE = 100_000
+# Rounds of the timed phases (ingest, both bare COPYs, a to_sql sample); ratios are the median's.
+ROUNDS = 3
 
 
 def sandbox_files(scale: str) -> list[Path]:
@@ -187,7 +194,7 @@ def bare_copy(url: str, conn: psycopg.Connection, columns: list[str], form: str,
     return time.perf_counter() - started
 
 
-def run(scale: str, limit_files: int | None, workers: int) -> dict:
+def run(scale: str, limit_files: int | None, workers: int, rounds: int = ROUNDS) -> dict:
     files = sandbox_files(scale)[:limit_files]
     # Other work on the machine slows each phase differently (a single COPY stream gets one core at
     # most, several workers more): the load average goes with the figures.
@@ -208,35 +215,17 @@ def run(scale: str, limit_files: int | None, workers: int) -> dict:
         shutil.rmtree(warm_up)
         rss_before_ingest = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         serial, serial_seconds = pipeline_ingest(url, landing, workers=1)
-        summary, ingest_seconds = pipeline_ingest(url, landing, workers=workers)
+        summary, _ = pipeline_ingest(url, landing, workers=workers)  # the rows the baselines get
         ingest_peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         _, reference_seconds = pipeline_ingest(url, landing, workers=1, fast_path=False)
         rows = sum(f.rows_loaded for f in summary.files)
         if rows != sum(f.rows_loaded for f in serial.files):
             raise SystemExit("serial and parallel ingest loaded different row counts")
         loaded = [Path(f.path) for f in summary.files if f.status == "loaded"]
-
-        with psycopg.connect(url) as conn:
-            batch_id = conn.execute(
-                """insert into raw.load_manifest (source, feed, business_date, path, extract, delivery,
-                   size_bytes, sha256, status) values ('erp', 'erp_invoices', current_date, 'benchmark',
-                   'benchmark', 1, 0, '', 'loading') returning batch_id"""
-            ).fetchone()[0]
-            conn.commit()
-            loaded_at = datetime.now(UTC)
-            prepared = []
-            for path in loaded:
-                for line, _, fields in read(path, FEED, FileReport()):
-                    values, rejection = validate(FEED, fields)
-                    if rejection is None:
-                        prepared.append([*values, batch_id, str(path), line, loaded_at])
-            if len(prepared) != rows:
-                raise SystemExit(f"the bare COPY's rows ({len(prepared)}) are not the {rows} ingest loaded")
-            columns = [c.name for c in FEED.columns] + list(LINEAGE_COLUMNS)
-            copy_seconds = {
-                "csv": bare_copy(url, conn, columns, "csv", as_csv(prepared)),
-                "binary": bare_copy(url, conn, columns, "binary", as_binary_copy(prepared, columns)),
-            }
+        columns, prepared = prepared_rows(url, loaded)
+        if len(prepared) != rows:
+            raise SystemExit(f"the bare COPY's rows ({len(prepared)}) are not the {rows} ingest loaded")
+        encoded = {"csv": as_csv(prepared), "binary": as_binary_copy(prepared, columns)}
 
         import pandas as pd
         import sqlalchemy as sa
@@ -244,22 +233,34 @@ def run(scale: str, limit_files: int | None, workers: int) -> dict:
         frame = pd.DataFrame(prepared, columns=columns)
         frame["amount"] = frame["amount"].astype(float)  # Decimal objects would be sent as text
         engine = sa.create_engine(warehouse.sqlalchemy_url(url))
-        # to_sql is slow: it gets two samples of TO_SQL_SAMPLE rows, and the faster counts.
-        to_sql_rates = []
-        for start in range(0, min(len(frame), 2 * TO_SQL_SAMPLE), TO_SQL_SAMPLE):
+        # The machine's speed drifts from minute to minute (±20 % for the same phase here), so the
+        # phases are timed in rounds, each a few seconds apart from its neighbours, and every ratio
+        # is the median of the rounds' ratios. to_sql is slow: a sample of TO_SQL_SAMPLE rows a
+        # round, the rounds taking turns over the rows.
+        measured = []
+        for number in range(rounds):
+            _, ingest_seconds = pipeline_ingest(url, landing, workers=workers)
+            with psycopg.connect(url) as conn:
+                copy_seconds = {form: bare_copy(url, conn, columns, form, data) for form, data in encoded.items()}
+            start = number * TO_SQL_SAMPLE % max(len(frame) - TO_SQL_SAMPLE, 1)
             sample = frame.iloc[start:start + TO_SQL_SAMPLE]
+            with psycopg.connect(url) as conn:
+                conn.execute("truncate raw.bench_to_sql")
             settle(url)
             started = time.perf_counter()
             sample.to_sql("bench_to_sql", engine, schema="raw", if_exists="append", index=False, chunksize=10_000)
-            to_sql_rates.append(len(sample) / (time.perf_counter() - started))
+            to_sql_rate = len(sample) / (time.perf_counter() - started)
+            copy_rates = {form: rows / seconds for form, seconds in copy_seconds.items()}
+            measured.append({
+                "ingest": rows / ingest_seconds, "copy_csv": copy_rates["csv"], "copy_binary": copy_rates["binary"],
+                "copy": max(copy_rates.values()), "to_sql": to_sql_rate,
+            })
         engine.dispose()
     finally:
         drop_database(url)
         shutil.rmtree(landing)
-    ingest_rate, serial_rate = rows / ingest_seconds, rows / serial_seconds
-    copy_rates = {form: len(prepared) / seconds for form, seconds in copy_seconds.items()}
-    copy_rate, to_sql_rate = max(copy_rates.values()), max(to_sql_rates)
-    reference_rate = rows / reference_seconds
+    serial_rate, reference_rate = rows / serial_seconds, rows / reference_seconds
+    rate = {key: statistics.median(m[key] for m in measured) for key in measured[0]}
     return {
         "scale": scale,
         "files": len(files),
@@ -268,22 +269,45 @@ def run(scale: str, limit_files: int | None, workers: int) -> dict:
         "workers": workers,
         "rows": rows,
         "csv_mb": round(sum(path.stat().st_size for path in files) / 2**20, 1),
-        "copy_rows_per_s": round(copy_rate),
-        "copy_csv_rows_per_s": round(copy_rates["csv"]),
-        "copy_binary_rows_per_s": round(copy_rates["binary"]),
-        "ingest_rows_per_s": round(ingest_rate),
+        "rounds": rounds,
+        "copy_rows_per_s": round(rate["copy"]),
+        "copy_csv_rows_per_s": round(rate["copy_csv"]),
+        "copy_binary_rows_per_s": round(rate["copy_binary"]),
+        "ingest_rows_per_s": round(rate["ingest"]),
         "ingest_serial_rows_per_s": round(serial_rate),
-        "to_sql_rows_per_s": round(to_sql_rate),
+        "to_sql_rows_per_s": round(rate["to_sql"]),
         "reference_ingest_rows_per_s": round(reference_rate),
-        "ingest_vs_copy": round(ingest_rate / copy_rate, 3),
-        "ingest_serial_vs_copy": round(serial_rate / copy_rate, 3),
-        "ingest_vs_to_sql": round(ingest_rate / to_sql_rate, 1),
-        "ingest_vs_reference_ingest": round(ingest_rate / reference_rate, 1),
+        "ingest_vs_copy": round(statistics.median(m["ingest"] / m["copy"] for m in measured), 3),
+        "ingest_vs_csv_copy": round(statistics.median(m["ingest"] / m["copy_csv"] for m in measured), 3),
+        "ingest_serial_vs_copy": round(serial_rate / rate["copy"], 3),
+        "ingest_vs_to_sql": round(statistics.median(m["ingest"] / m["to_sql"] for m in measured), 1),
+        "ingest_vs_reference_ingest": round(rate["ingest"] / reference_rate, 1),
+        "per_round": [{key: round(value) for key, value in m.items()} for m in measured],
         "rss_before_ingest_mb": round(rss_before_ingest / 1024),
         "ingest_peak_rss_mb": round(ingest_peak_rss / 1024),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "load_average_1min": [round(load_before, 1), round(os.getloadavg()[0], 1)],
     }
+
+
+def prepared_rows(url: str, loaded: list[Path]) -> tuple[list[str], list[list]]:
+    """(columns, rows): the rows ingest loaded, read and validated again beforehand, untimed, as
+    the bare COPYs and to_sql are to send them, under a batch of their own."""
+    with psycopg.connect(url) as conn:
+        batch_id = conn.execute(
+            """insert into raw.load_manifest (source, feed, business_date, path, extract, delivery,
+               size_bytes, sha256, status) values ('erp', 'erp_invoices', current_date, 'benchmark',
+               'benchmark', 1, 0, '', 'loading') returning batch_id"""
+        ).fetchone()[0]
+        conn.commit()
+    loaded_at = datetime.now(UTC)
+    prepared = []
+    for path in loaded:
+        for line, _, fields in read(path, FEED, FileReport()):
+            values, rejection = validate(FEED, fields)
+            if rejection is None:
+                prepared.append([*values, batch_id, str(path), line, loaded_at])
+    return [c.name for c in FEED.columns] + list(LINEAGE_COLUMNS), prepared
 
 
 def one_large_file(scale: str, copies: int) -> Path:
@@ -368,13 +392,15 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--workers", type=int, default=None,
                         help="files ingest loads at once (default: the ingest_workers setting)")
+    parser.add_argument("--rounds", type=int, default=ROUNDS,
+                        help="rounds of the timed phases; each ratio is the rounds' median (default %(default)s)")
     parser.add_argument("--one-file", type=int, metavar="COPIES", default=None,
                         help="measure one large file: the invoice files concatenated COPIES times")
     args = parser.parse_args()
     if args.one_file:
         result = run_one_file(args.scale, args.one_file)
     else:
-        result = run(args.scale, args.limit_files, args.workers or get_settings().ingest_workers)
+        result = run(args.scale, args.limit_files, args.workers or get_settings().ingest_workers, args.rounds)
     print(json.dumps(result) if args.json else "\n".join(f"{k:>20}: {v}" for k, v in result.items()))
 
 

@@ -235,4 +235,8 @@ def test_non_ascii_lines_are_found_with_their_line_ends():
     assert [data[start:end] for start, end in spans] == [
         "发票,号码\n".encode("gb18030"), "INV2,客户\n".encode("gb18030"), "客户".encode("gb18030")]
     assert non_ascii_lines(b"INV1,C1\nINV2,C2\n") == []
+    header_only = "发票,号码\nINV1,C1\nINV2,C2\n".encode("gb18030")
+    assert non_ascii_lines(header_only) == [(0, len("发票,号码\n".encode("gb18030")))]
+    assert non_ascii_lines("客户".encode()) == [(0, len("客户".encode()))]  # one line, no line feed
+    assert non_ascii_lines(b"INV1,C1\n" + "客户".encode()) == [(8, 8 + len("客户".encode()))]
     assert non_ascii_lines("客户\n".encode() * 65) is None  # many: decoded whole
