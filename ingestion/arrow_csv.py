@@ -36,7 +36,7 @@ import codecs
 import csv
 import dataclasses
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -144,42 +144,24 @@ def _lines_fit(data: bytes, at_file_start: bool, limit: int) -> bool:
     return bool(opens_field.all() and closes_field.all())
 
 
-def load_csv_arrow(conn: psycopg.Connection, feed: Feed, path: Path, batch_id: int):
-    """``load_file`` for a CSV feed, vectorised; the file must pass ``can_load``.
+def load_csv_arrow(
+    conn: psycopg.Connection, feed: Feed, path: Path, batch_id: int, encoded: EncodedFile | None = None
+):
+    """``load_file`` for a CSV feed, vectorised; the file must pass ``can_load``. ``encoded``: the
+    file as ``encode_ahead`` prepared it, else it is encoded as it streams to the server.
 
     Returns (rows read, rows loaded, rows quarantined, {reason: count}, FileReport)."""
-    loaded_at = datetime.now(UTC)
-    report = FileReport()
-    sources = _column_sources(feed, path, report)
-    width = len(sources)
-    by_column = {target: index for index, target in enumerate(sources) if target}  # the last one wins, as in read_csv
-    judge = _Judge(conn, feed)
+    encoded = encoded or encode(conn, feed, path, batch_id)
     stored_columns = [name for column in feed.columns for name, _ in column.stored_columns]
     target = sql.SQL("copy {} ({}) from stdin (format binary)").format(
         sql.Identifier(RAW_SCHEMA, feed.table_name),
         sql.SQL(", ").join(map(sql.Identifier, stored_columns + list(LINEAGE_COLUMNS))),
     )
-    lineage = {"_batch_id": batch_id, "_source_file": str(path), "_loaded_at": loaded_at}
-    rejected: list[tuple[int, Rejection, str]] = []
-    rows_read = rows_loaded = 0
-    encoder: ArrowToPostgresBinaryEncoder | None = None
     with conn.cursor() as cursor, cursor.copy(target) as copy:
-        for first_line, block, line_feeds in _blocks(path, report.encoding):
-            outcome = _load_block(feed, judge, block, first_line, line_feeds, width, by_column)
-            rows_read += outcome.rows_read
-            rejected += outcome.rejected
-            if outcome.good is None:
-                continue
-            rows_loaded += outcome.good.num_rows
-            output = _stored_table(feed, outcome.good, lineage)
-            if encoder is None:
-                encoder = ArrowToPostgresBinaryEncoder(output.schema)
-                copy.write(encoder.write_header())
-            for batch in output.to_batches():
-                copy.write(encoder.write_batch(batch))  # pgpq buffers: often empty
-        if encoder is not None:
-            copy.write(without_copy_trailer(encoder.finish()))
+        for chunk in encoded.chunks:
+            copy.write(chunk)
         # psycopg ends the COPY with the binary format's trailer (and its header, if no row was sent).
+    rejected = encoded.rejected
     reasons: dict[str, int] = {}
     if rejected:
         pii = protector() if feed.has_pii else None
@@ -193,9 +175,71 @@ def load_csv_arrow(conn: psycopg.Connection, feed: Feed, path: Path, batch_id: i
                     batch_id, feed.name, str(path), line, rejection.field, rejection.reason,
                     None if pii else original, pii.encrypt(original) if pii else None,
                 ))
-    if rows_read != rows_loaded + len(rejected):
-        raise AssertionError(f"{path}: read {rows_read} != loaded {rows_loaded} + quarantined {len(rejected)}")
-    return rows_read, rows_loaded, len(rejected), reasons, report
+    if encoded.rows_read != encoded.rows_loaded + len(rejected):
+        raise AssertionError(
+            f"{path}: read {encoded.rows_read} != loaded {encoded.rows_loaded} + quarantined {len(rejected)}")
+    return encoded.rows_read, encoded.rows_loaded, len(rejected), reasons, encoded.report
+
+
+@dataclasses.dataclass
+class EncodedFile:
+    """A CSV file's accepted rows as binary COPY data (less the trailer), its rejected lines and its
+    counts. ``chunks`` is a generator while the file streams (the counts fill as it runs) and a
+    list once ``encode_ahead`` has run it through."""
+
+    report: FileReport
+    chunks: Iterable[bytes | memoryview] = ()
+    rejected: list[tuple[int, Rejection, str]] = dataclasses.field(default_factory=list)
+    rows_read: int = 0
+    rows_loaded: int = 0
+
+
+def encode(conn: psycopg.Connection | None, feed: Feed, path: Path, batch_id: int) -> EncodedFile:
+    """The file parsed, validated and encoded block by block, as ``chunks`` is consumed. ``conn``
+    only lends its adapters to render values (None: psycopg's defaults, which it uses unchanged)."""
+    encoded = EncodedFile(FileReport())
+    sources = _column_sources(feed, path, encoded.report)
+    encoded.chunks = _encoded_blocks(encoded, _Judge(conn, feed), path, sources, batch_id)
+    return encoded
+
+
+# Files up to this size may be encoded ahead, whole, while their worker's connection is still busy
+# with the file before (``load.ingest``): a daily file is one block, whose COPY the server only
+# starts once the client is done with it.
+ENCODE_AHEAD_BYTES = BLOCK_BYTES
+
+
+def encode_ahead(feed: Feed, path: Path, batch_id: int) -> EncodedFile:
+    """``encode`` run through: the file's COPY data in memory (files up to ``ENCODE_AHEAD_BYTES``).
+    It runs beside its worker's connection, so it does not touch it."""
+    encoded = encode(None, feed, path, batch_id)
+    encoded.chunks = list(encoded.chunks)
+    return encoded
+
+
+def _encoded_blocks(
+    encoded: EncodedFile, judge: _Judge, path: Path, sources: list[str | None], batch_id: int
+) -> Iterator[bytes | memoryview]:
+    feed = judge.feed
+    width = len(sources)
+    by_column = {target: index for index, target in enumerate(sources) if target}  # the last one wins, as in read_csv
+    lineage = {"_batch_id": batch_id, "_source_file": str(path), "_loaded_at": datetime.now(UTC)}
+    encoder: ArrowToPostgresBinaryEncoder | None = None
+    for first_line, block, line_feeds in _blocks(path, encoded.report.encoding):
+        outcome = _load_block(feed, judge, block, first_line, line_feeds, width, by_column)
+        encoded.rows_read += outcome.rows_read
+        encoded.rejected += outcome.rejected
+        if outcome.good is None:
+            continue
+        encoded.rows_loaded += outcome.good.num_rows
+        output = _stored_table(feed, outcome.good, lineage)
+        if encoder is None:
+            encoder = ArrowToPostgresBinaryEncoder(output.schema)
+            yield encoder.write_header()
+        for batch in output.to_batches():
+            yield encoder.write_batch(batch)  # pgpq buffers: often empty
+    if encoder is not None:
+        yield without_copy_trailer(encoder.finish())
 
 
 # The binary COPY format's end: a tuple field count of -1.
@@ -434,7 +478,7 @@ class _Judge:
     """Column-wise validation: the reference's verdict on every value, from vectorised rules for the
     common cases and from the reference itself, once per distinct value, for the rest."""
 
-    def __init__(self, conn: psycopg.Connection, feed: Feed):
+    def __init__(self, conn: psycopg.Connection | None, feed: Feed):
         self.feed = feed
         self._dumper = Transformer.from_context(conn)
 

@@ -16,7 +16,10 @@ Guarantees:
   killed run never leaves it held;
 - within a run, several files load at once (``ingest_workers``), each on a connection and in a
   transaction of its own; files whose outcomes depend on one another (deliveries of one extract,
-  identical files) load one after another, so the outcome is the one of loading every file in turn.
+  identical files) load one after another, so the outcome is the one of loading every file in turn;
+- while a connection is busy with one file (its COPY, commits and manifest statements), the next
+  small CSV file it is to load is already being parsed, validated and encoded on a thread beside it
+  (``arrow_csv.encode_ahead``: client work only, with the same outcome as encoding it as it streams).
 """
 
 from __future__ import annotations
@@ -27,11 +30,12 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 from psycopg import sql
@@ -43,6 +47,9 @@ from ingestion.feeds import LINEAGE_COLUMNS, RAW_SCHEMA, Feed, delivery_number, 
 from ingestion.pii import mask, protector
 from ingestion.readers import FileReport, UnreadableFile, identify_feed, read
 from ingestion.validation import validate
+
+if TYPE_CHECKING:
+    from ingestion.arrow_csv import EncodedFile  # arrow_csv imports this module
 
 log = logging.getLogger(__name__)
 
@@ -249,9 +256,11 @@ def ingest(
         groups = _serial_groups(conn, jobs)
         _reserve_batch_ids(conn, jobs)
         finished = _FilesDone(len(jobs), progress)
+        # Made once here: loading and encoding threads making it at once could race to create the
+        # local key file.
+        protector()
         if workers == 1 or len(groups) <= 1:
-            for job in jobs:
-                _load_job(conn, run_id, job, finished)
+            _load_in_turn(conn, run_id, iter(jobs), finished, threading.Event())
         else:
             _load_side_by_side(database_url, run_id, groups, workers, finished)
     summary.files = [job.result for job in jobs]
@@ -357,23 +366,21 @@ def _load_side_by_side(
     pending: queue.SimpleQueue[list[_FileJob]] = queue.SimpleQueue()
     for group in groups:
         pending.put(group)
-    # Made once here: threads making it at once could race to create the local key file.
-    protector()
     stop = threading.Event()
     errors: list[BaseException] = []
+
+    def taken_jobs() -> Iterator[_FileJob]:
+        while not stop.is_set():
+            try:
+                group = pending.get_nowait()
+            except queue.Empty:
+                return
+            yield from group
 
     def work() -> None:
         try:
             with warehouse.connect(database_url) as conn:
-                while not stop.is_set():
-                    try:
-                        group = pending.get_nowait()
-                    except queue.Empty:
-                        return
-                    for job in group:
-                        if stop.is_set():
-                            return
-                        _load_job(conn, run_id, job, finished)
+                _load_in_turn(conn, run_id, taken_jobs(), finished, stop)
         except BaseException as error:
             errors.append(error)
             stop.set()
@@ -396,10 +403,49 @@ def _load_side_by_side(
         raise errors[0]
 
 
-def _load_job(conn: psycopg.Connection, run_id, job: _FileJob, finished: _FilesDone) -> None:
+def _load_in_turn(
+    conn: psycopg.Connection, run_id, jobs: Iterator[_FileJob], finished: _FilesDone, stop: threading.Event
+) -> None:
+    """Load the jobs one after another on this connection, each small CSV file encoded ahead on a
+    thread of its own while the connection is busy with the file before: the server only starts a
+    one-block file's COPY once the client is done with it, and then takes about as long again (a
+    daily invoice file: some 9 ms of server work after 11 ms of client work)."""
+    with ThreadPoolExecutor(1, thread_name_prefix="ingest-encode") as encoder:
+        # Each thread runs in a copy of this one's context variables (its log lines name the run).
+        def encode_ahead(job: _FileJob | None) -> Future | None:
+            if job is None or job.superseded:
+                return None
+            return encoder.submit(contextvars.copy_context().run, _encoded_ahead, job.landing_file, job.batch_id)
+
+        job = next(jobs, None)
+        encoded = encode_ahead(job)
+        while job is not None and not stop.is_set():
+            following = next(jobs, None)
+            encoded_following = encode_ahead(following)
+            _load_job(conn, run_id, job, finished, encoded)
+            job, encoded = following, encoded_following
+
+
+def _encoded_ahead(landing_file: LandingFile, batch_id: int) -> tuple[Feed, EncodedFile] | None:
+    """(feed, ``arrow_csv.EncodedFile``) of a CSV file small enough to hold whole that the fast path
+    takes; None for any other file, which then loads as it streams."""
+    from ingestion import arrow_csv
+
+    path = landing_file.path
+    if path.stat().st_size > arrow_csv.ENCODE_AHEAD_BYTES:
+        return None
+    feed = identify_feed(path, landing_file.source)
+    if feed is None or feed.format != "csv" or not arrow_csv.can_load(path):
+        return None
+    return feed, arrow_csv.encode_ahead(feed, path, batch_id)
+
+
+def _load_job(
+    conn: psycopg.Connection, run_id, job: _FileJob, finished: _FilesDone, encoded: Future | None = None
+) -> None:
     landing_file = job.landing_file
     started = time.perf_counter()
-    result = _ingest_file(conn, run_id, landing_file, job.sha256, job.batch_id, job.superseded)
+    result = _ingest_file(conn, run_id, landing_file, job.sha256, job.batch_id, job.superseded, encoded)
     result.seconds = round(time.perf_counter() - started, 3)
     job.result = result
     if result.status != "skipped":
@@ -436,7 +482,8 @@ def _close_interrupted_loads(conn: psycopg.Connection) -> None:
 
 
 def _ingest_file(
-    conn: psycopg.Connection, run_id, landing_file: LandingFile, sha256: str, batch_id: int, superseded: bool
+    conn: psycopg.Connection, run_id, landing_file: LandingFile, sha256: str, batch_id: int, superseded: bool,
+    encoded: Future | None = None,
 ) -> FileResult:
     path = landing_file.path
     result = FileResult(str(path), landing_file.source, None, landing_file.business_date, "skipped")
@@ -459,7 +506,9 @@ def _ingest_file(
         return _close(conn, result, batch_id, "failed",
                       f"{path}: neither its name nor its content matches a '{landing_file.source}' feed")
     try:
-        read_count, loaded, quarantined, reasons, report = load_file(conn, feed, path, batch_id)
+        ahead = encoded.result() if encoded is not None else None  # raises what encoding raised
+        read_count, loaded, quarantined, reasons, report = load_file(
+            conn, feed, path, batch_id, ahead[1] if ahead is not None and ahead[0] is feed else None)
         _supersede_earlier_deliveries(conn, feed, landing_file, batch_id)
         conn.execute(
             f"""update {RAW_SCHEMA}.load_manifest set status = 'loaded', rows_read = %s, rows_loaded = %s,
@@ -522,13 +571,18 @@ def stored_values(feed: Feed, values: list[object]) -> list[object]:
     return stored
 
 
-def load_file(conn: psycopg.Connection, feed: Feed, path: Path, batch_id: int):
+def load_file(
+    conn: psycopg.Connection, feed: Feed, path: Path, batch_id: int, encoded: EncodedFile | None = None
+):
     """Parse, validate and COPY one file inside the caller's open transaction.
 
     Returns (rows read, rows loaded, rows quarantined, {reason: count}, FileReport). CSV files the
-    vectorised path can take exactly (``arrow_csv.can_load``) go there; the rest row by row."""
+    vectorised path can take exactly (``arrow_csv.can_load``) go there, ``encoded`` ahead if given
+    (``arrow_csv.EncodedFile``); the rest row by row."""
     from ingestion import arrow_csv  # looked up on the module, so a test can keep a file on this path
 
+    if encoded is not None:
+        return arrow_csv.load_csv_arrow(conn, feed, path, batch_id, encoded)
     if feed.format == "csv" and arrow_csv.can_load(path):
         return arrow_csv.load_csv_arrow(conn, feed, path, batch_id)
     loaded_at = datetime.now(UTC)

@@ -304,10 +304,10 @@ def test_an_internal_error_in_one_file_stops_the_run_once_the_files_under_way_ar
     faulty = parallel_landing / "erp" / "2026-09-29" / "invoices_20260929.csv"
     real_load = arrow_csv.load_csv_arrow
 
-    def load_with_a_bug(conn, feed, path, batch_id):
+    def load_with_a_bug(conn, feed, path, batch_id, *encoded_ahead):
         if path == faulty:
             raise RuntimeError("a bug in the loader")
-        return real_load(conn, feed, path, batch_id)
+        return real_load(conn, feed, path, batch_id, *encoded_ahead)
 
     monkeypatch.setattr(arrow_csv, "load_csv_arrow", load_with_a_bug)
     with pytest.raises(RuntimeError, match="a bug in the loader"):
