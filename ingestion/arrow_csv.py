@@ -83,6 +83,11 @@ _WHITESPACE = "".join(chr(code) for code in range(_LAST_WHITESPACE + 1) if chr(c
 _NEWLINE, _CARRIAGE_RETURN, _QUOTE, _COMMA = b"\n"[0], b"\r"[0], b'"'[0], b","[0]
 
 
+def takes(feed: Feed, path: Path) -> bool:
+    """Whether this path loads the file (a CSV feed's file that ``can_load`` accepts)."""
+    return feed.format == "csv" and can_load(path)
+
+
 def can_load(path: Path) -> bool:
     """Whether pyarrow reads this file exactly as the reference reader (Python's csv module, strict)
     does, line for line: every byte decodes (the reference quarantines rows with bytes that do not),
@@ -151,7 +156,8 @@ def load_csv_arrow(
     file as ``encode_ahead`` prepared it, else it is encoded as it streams to the server.
 
     Returns (rows read, rows loaded, rows quarantined, {reason: count}, FileReport)."""
-    encoded = encoded or encode(conn, feed, path, batch_id)
+    if encoded is None:
+        encoded = encode(conn, feed, path, batch_id)
     stored_columns = [name for column in feed.columns for name, _ in column.stored_columns]
     target = sql.SQL("copy {} ({}) from stdin (format binary)").format(
         sql.Identifier(RAW_SCHEMA, feed.table_name),

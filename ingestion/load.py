@@ -412,32 +412,32 @@ def _load_in_turn(
     daily invoice file: some 9 ms of server work after 11 ms of client work)."""
     with ThreadPoolExecutor(1, thread_name_prefix="ingest-encode") as encoder:
         # Each thread runs in a copy of this one's context variables (its log lines name the run).
-        def encode_ahead(job: _FileJob | None) -> Future | None:
+        def submit(job: _FileJob | None) -> Future | None:
             if job is None or job.superseded:
                 return None
             return encoder.submit(contextvars.copy_context().run, _encoded_ahead, job.landing_file, job.batch_id)
 
         job = next(jobs, None)
-        encoded = encode_ahead(job)
+        encoded = submit(job)
         while job is not None and not stop.is_set():
             following = next(jobs, None)
-            encoded_following = encode_ahead(following)
+            encoded_following = submit(following)
             _load_job(conn, run_id, job, finished, encoded)
             job, encoded = following, encoded_following
 
 
-def _encoded_ahead(landing_file: LandingFile, batch_id: int) -> tuple[Feed, EncodedFile] | None:
-    """(feed, ``arrow_csv.EncodedFile``) of a CSV file small enough to hold whole that the fast path
-    takes; None for any other file, which then loads as it streams."""
+def _encoded_ahead(landing_file: LandingFile, batch_id: int) -> EncodedFile | None:
+    """A file small enough to hold whole that the fast path takes, encoded; None for any other
+    file, which then loads as it streams (or row by row)."""
     from ingestion import arrow_csv
 
     path = landing_file.path
     if path.stat().st_size > arrow_csv.ENCODE_AHEAD_BYTES:
         return None
-    feed = identify_feed(path, landing_file.source)
-    if feed is None or feed.format != "csv" or not arrow_csv.can_load(path):
+    feed = identify_feed(path, landing_file.source)  # as _ingest_file finds it: the same file and source
+    if feed is None or not arrow_csv.takes(feed, path):
         return None
-    return feed, arrow_csv.encode_ahead(feed, path, batch_id)
+    return arrow_csv.encode_ahead(feed, path, batch_id)
 
 
 def _load_job(
@@ -507,8 +507,7 @@ def _ingest_file(
                       f"{path}: neither its name nor its content matches a '{landing_file.source}' feed")
     try:
         ahead = encoded.result() if encoded is not None else None  # raises what encoding raised
-        read_count, loaded, quarantined, reasons, report = load_file(
-            conn, feed, path, batch_id, ahead[1] if ahead is not None and ahead[0] is feed else None)
+        read_count, loaded, quarantined, reasons, report = load_file(conn, feed, path, batch_id, ahead)
         _supersede_earlier_deliveries(conn, feed, landing_file, batch_id)
         conn.execute(
             f"""update {RAW_SCHEMA}.load_manifest set status = 'loaded', rows_read = %s, rows_loaded = %s,
@@ -581,10 +580,8 @@ def load_file(
     (``arrow_csv.EncodedFile``); the rest row by row."""
     from ingestion import arrow_csv  # looked up on the module, so a test can keep a file on this path
 
-    if encoded is not None:
+    if encoded is not None or arrow_csv.takes(feed, path):
         return arrow_csv.load_csv_arrow(conn, feed, path, batch_id, encoded)
-    if feed.format == "csv" and arrow_csv.can_load(path):
-        return arrow_csv.load_csv_arrow(conn, feed, path, batch_id)
     loaded_at = datetime.now(UTC)
     report = FileReport()
     rows_read = rows_loaded = 0
